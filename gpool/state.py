@@ -1,0 +1,46 @@
+"""Every typed key under which gpool keeps state on the app and on each request."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from gpool.catalog import ModelCatalog
+    from gpool.config import Config
+    from gpool.keys import KeyPool, PoolKey, Verdict
+    from gpool.routes import RouteInfo
+    from gpool.upstream import Upstream
+
+__all__ = [
+    "CATALOG",
+    "CONFIG",
+    "KEY",
+    "MODEL",
+    "POOL",
+    "RESPONSE_HEADERS",
+    "RESPONSE_STARTED",
+    "ROUTES",
+    "STREAM_FAILURE",
+    "TRIED_KEYS",
+    "UPSTREAM",
+    "UPSTREAM_MODEL",
+]
+
+# Application state, set once by create_app() or its cleanup context.
+CONFIG: web.AppKey[Config] = web.AppKey("config")
+POOL: web.AppKey[KeyPool] = web.AppKey("pool")
+UPSTREAM: web.AppKey[Upstream] = web.AppKey("upstream")
+CATALOG: web.AppKey[ModelCatalog] = web.AppKey("catalog")
+ROUTES: web.AppKey[dict[str, RouteInfo]] = web.AppKey("routes")
+
+# Per-request state, written by one middleware and read by the stages after it.
+REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id")
+RESPONSE_HEADERS: web.RequestKey[dict[str, str]] = web.RequestKey("response_headers")
+RESPONSE_STARTED: web.RequestKey[bool] = web.RequestKey("response_started")
+MODEL: web.RequestKey[str] = web.RequestKey("model")  # the name the client used
+UPSTREAM_MODEL: web.RequestKey[str] = web.RequestKey("upstream_model")  # after aliases
+KEY: web.RequestKey[PoolKey] = web.RequestKey("key")  # the key of the current attempt
+TRIED_KEYS: web.RequestKey[list[PoolKey]] = web.RequestKey("tried_keys")
+STREAM_FAILURE: web.RequestKey[Verdict] = web.RequestKey("stream_failure")

@@ -1,0 +1,155 @@
+"""The only place that talks to the upstream: one ClientSession per proxy, errors mapped once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+
+import aiohttp
+from aiohttp_socks import ProxyConnectionError, ProxyConnector, ProxyError, ProxyTimeoutError
+from attrs import frozen
+from multidict import CIMultiDict
+from yarl import URL
+
+from gpool.config import UpstreamConfig
+from gpool.errors import UpstreamHTTPError, UpstreamTimeout, UpstreamUnreachable
+from gpool.keys import PoolKey, classify, transient
+from gpool.redact import mask_url
+
+__all__ = ["Upstream", "UpstreamResponse", "map_errors"]
+
+log = logging.getLogger("gpool.upstream")
+
+# Never forwarded upstream: hop-by-hop headers, framing that aiohttp recomputes, the
+# client's own credentials (the pool key replaces them) and encodings we negotiate ourselves.
+_DROP_REQUEST = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+        "authorization",
+        "x-goog-api-key",
+        "cookie",
+        "accept-encoding",
+        "origin",
+        "referer",
+    }
+)
+
+_MAX_ERROR_BODY = 1 << 20
+
+
+@frozen
+class UpstreamResponse:
+    """An upstream answer whose headers have arrived; ``body`` is preloaded for errors."""
+
+    status: int
+    reason: str | None
+    headers: CIMultiDict[str]
+    raw: aiohttp.ClientResponse
+    body: bytes | None = None
+
+
+@contextmanager
+def map_errors(key: PoolKey) -> Iterator[None]:
+    """Turn aiohttp, aiohttp-socks and timeout errors into gpool's ``UpstreamFailure``s."""
+    try:
+        yield
+    except (ProxyError, ProxyConnectionError, ProxyTimeoutError) as exc:
+        log.warning("proxy error for key %s via %s: %s", key.label, _proxy_label(key), exc)
+        raise UpstreamUnreachable("the upstream proxy failed", transient("proxy error")) from exc
+    except TimeoutError as exc:
+        raise UpstreamTimeout("the upstream did not answer in time", transient("timeout")) from exc
+    except aiohttp.ClientError as exc:
+        if isinstance(exc.__cause__, ProxyError | ProxyConnectionError):
+            log.warning("proxy error for key %s via %s: %s", key.label, _proxy_label(key), exc)
+        reason = type(exc).__name__
+        raise UpstreamUnreachable("the upstream could not be reached", transient(reason)) from exc
+
+
+def _proxy_label(key: PoolKey) -> str:
+    return mask_url(key.proxy) if key.proxy else "direct"
+
+
+class Upstream:
+    """Sends requests for a key through that key's proxy, with keep-alive sessions."""
+
+    def __init__(self, config: UpstreamConfig, proxies: Iterable[str | None]) -> None:
+        self._base = URL(config.base_url)
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=config.connect_timeout, sock_read=config.read_timeout
+        )
+        self._proxies = frozenset(proxies)
+        self._sessions: dict[str | None, aiohttp.ClientSession] = {}
+
+    async def start(self) -> None:
+        """Open one session per distinct proxy (``None`` is a direct connection)."""
+        for proxy in self._proxies:
+            connector: aiohttp.BaseConnector
+            if proxy is None:
+                connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
+            else:
+                connector = ProxyConnector.from_url(proxy, limit=0)
+            self._sessions[proxy] = aiohttp.ClientSession(
+                connector=connector, timeout=self._timeout, auto_decompress=True
+            )
+
+    async def close(self) -> None:
+        sessions, self._sessions = self._sessions, {}
+        await asyncio.gather(*(s.close() for s in sessions.values()))
+
+    def url(self, path: str, query: Iterable[tuple[str, str]] = ()) -> URL:
+        """The upstream URL for ``path``; the client's ``key`` query parameter never goes on it."""
+        url = self._base.with_path(self._base.path.rstrip("/") + path)
+        kept = [(k, v) for k, v in query if k != "key"]
+        return url.with_query(kept) if kept else url
+
+    @asynccontextmanager
+    async def open(
+        self,
+        key: PoolKey,
+        method: str,
+        path: str,
+        *,
+        query: Iterable[tuple[str, str]] = (),
+        headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+    ) -> AsyncIterator[UpstreamResponse]:
+        """Send one request with ``key``; yield its answer once the headers are in.
+
+        An error answer that another key may fix is raised as ``UpstreamHTTPError``; any
+        other error answer is yielded with its body read, to be returned as it is.
+        """
+        session = self._sessions[key.proxy]
+        out = forward_headers(headers or {})
+        out["x-goog-api-key"] = key.secret
+        with map_errors(key):
+            async with session.request(
+                method, self.url(path, query), headers=out, data=body
+            ) as resp:
+                if resp.status < 400:
+                    yield UpstreamResponse(resp.status, resp.reason, resp.headers.copy(), resp)
+                    return
+                error_body = await resp.content.read(_MAX_ERROR_BODY)
+                verdict = classify(resp.status, error_body, now=time.time())
+                content_type = resp.headers.get("Content-Type", "application/json")
+                if verdict.retry:
+                    raise UpstreamHTTPError(resp.status, error_body, content_type, verdict)
+                yield UpstreamResponse(
+                    resp.status, resp.reason, resp.headers.copy(), resp, body=error_body
+                )
+
+
+def forward_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The client's headers that may travel upstream."""
+    return {k: v for k, v in headers.items() if k.lower() not in _DROP_REQUEST}
