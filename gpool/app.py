@@ -1,0 +1,88 @@
+"""create_app(config): the gpool application, standalone or mounted as a sub-app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from gpool.catalog import ModelCatalog
+from gpool.config import Config
+from gpool.keys import KeyPool, PoolKey
+from gpool.middlewares import (
+    apply_response_headers,
+    auth_middleware,
+    cors_middleware,
+    errors_middleware,
+    keys_middleware,
+    models_middleware,
+    request_log_middleware,
+    retry_middleware,
+)
+from gpool.model_policy import ModelPolicy
+from gpool.routes import setup_routes
+from gpool.state import CATALOG, CONFIG, POOL, UPSTREAM
+from gpool.upstream import Upstream
+
+__all__ = ["create_app"]
+
+
+def _pool_keys(config: Config) -> list[PoolKey]:
+    default_proxy = config.upstream.proxy
+    return [
+        PoolKey(
+            index=i,
+            secret=k.key,
+            label=k.label,
+            proxy=k.proxy or default_proxy,
+            weight=k.weight,
+        )
+        for i, k in enumerate(config.keys)
+    ]
+
+
+def create_app(config: Config) -> web.Application:
+    """Build gpool. Nothing is global: two apps in one process share nothing.
+
+    As a sub-app, the parent's ``client_max_size`` and server settings apply; run the
+    server with ``handler_cancellation=True`` so a client that hangs up cancels its
+    upstream call at once (``gpool serve`` does).
+    """
+    pool = KeyPool(_pool_keys(config))
+    upstream = Upstream(config.upstream, {k.proxy for k in pool.keys})
+    policy = ModelPolicy(config.models)
+    catalog = ModelCatalog(
+        upstream,
+        pool,
+        policy,
+        max_attempts=config.retry.max_attempts,
+        ttl=config.models.refresh_seconds,
+    )
+    app = web.Application(client_max_size=config.server.max_body_mb * 1024 * 1024)
+    app[CONFIG] = config
+    app[POOL] = pool
+    app[UPSTREAM] = upstream
+    app[CATALOG] = catalog
+    # Order matters: each stage may rely on what the ones before it did.
+    app.middlewares.extend(
+        [
+            request_log_middleware(),  # outermost: sees every answer, errors included
+            errors_middleware(),  # everything below ends as a JSON error in dialect
+            cors_middleware(config.cors),  # preflights are answered before auth
+            auth_middleware(config.auth.tokens),
+            models_middleware(policy, catalog),  # refuse before a key is spent
+            retry_middleware(config.retry.max_attempts),  # outside keys: a new key per try
+            keys_middleware(pool),
+        ]
+    )
+    app.on_response_prepare.append(apply_response_headers)
+    app.cleanup_ctx.append(_upstream_ctx)
+    setup_routes(app)
+    return app
+
+
+async def _upstream_ctx(app: web.Application) -> AsyncIterator[None]:
+    await app[UPSTREAM].start()
+    yield
+    await app[CATALOG].close()
+    await app[UPSTREAM].close()

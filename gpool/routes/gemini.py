@@ -1,0 +1,114 @@
+"""Native Gemini routes under /v1beta, /v1 and /v1alpha: a faithful byte pass-through."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+
+from aiohttp import web
+
+from gpool.errors import BadRequest, ModelNotFound
+from gpool.relay import relay
+from gpool.routes import RouteInfo
+from gpool.state import CATALOG, KEY, MODEL, UPSTREAM, UPSTREAM_MODEL
+
+__all__ = ["ROUTES"]
+
+_VERSION = "{version:v1beta|v1|v1alpha}"
+_METHODS = "generateContent|streamGenerateContent|countTokens|embedContent|batchEmbedContents"
+_DEFAULT_PAGE = 50
+_MAX_PAGE = 1000
+
+
+async def call_model(request: web.Request) -> web.StreamResponse:
+    """POST /{v}/models/{model}:{method}: the body goes upstream as the client sent it."""
+    version = request.match_info["version"]
+    method = request.match_info["method"]
+    model = request[UPSTREAM_MODEL]
+    body = await request.read()
+    if method == "batchEmbedContents" and model != request[MODEL]:
+        body = _realias_batch(body, request[MODEL], model)
+    path = f"/{version}/models/{model}:{method}"
+    async with request.app[UPSTREAM].open(
+        request[KEY], "POST", path, query=request.query.items(), headers=request.headers, body=body
+    ) as answer:
+        streaming = method == "streamGenerateContent" and answer.body is None
+        return await relay(request, answer, expect_finish=streaming)
+
+
+def _realias_batch(body: bytes, alias: str, target: str) -> bytes:
+    """Each batch entry repeats the model, and Google wants it to match the path's."""
+    try:
+        data = json.loads(body)
+        for entry in data.get("requests", []):
+            if entry.get("model") in (alias, f"models/{alias}"):
+                entry["model"] = f"models/{target}"
+    except (ValueError, AttributeError):
+        return body  # not ours to judge: the upstream answers malformed bodies
+    return json.dumps(data).encode()
+
+
+async def list_models(request: web.Request) -> web.Response:
+    """GET /{v}/models: the upstream catalog, filtered and aliased, paged like Google."""
+    models = await request.app[CATALOG].visible_models()
+    size = _page_size(request.query.get("pageSize"))
+    start = _page_start(request.query.get("pageToken"))
+    page: dict[str, object] = {"models": models[start : start + size]}
+    if start + size < len(models):
+        page["nextPageToken"] = base64.urlsafe_b64encode(str(start + size).encode()).decode()
+    return _google_json(page)
+
+
+async def get_model(request: web.Request) -> web.Response:
+    """GET /{v}/models/{model}: one catalog entry, under the name the client asked for."""
+    wanted = f"models/{request[MODEL]}"
+    for model in await request.app[CATALOG].visible_models():
+        if model.get("name") == wanted:
+            return _google_json(model)
+    raise ModelNotFound(f"{wanted} is not found.")
+
+
+def _page_size(raw: str | None) -> int:
+    if raw is None or raw == "":
+        return _DEFAULT_PAGE
+    if not raw.isdigit():
+        raise BadRequest(f"Invalid value at 'page_size' (TYPE_INT32), \"{raw[:32]}\"")
+    return min(int(raw), _MAX_PAGE) or _DEFAULT_PAGE
+
+
+def _page_start(token: str | None) -> int:
+    if not token:
+        return 0
+    try:
+        start = int(base64.urlsafe_b64decode(token.encode()).decode())
+    except (ValueError, binascii.Error):
+        start = -1
+    if start < 0:
+        raise BadRequest("Invalid page token.")
+    return start
+
+
+def _google_json(data: object) -> web.Response:
+    text = json.dumps(data, indent=2).replace("<", "\\u003c").replace(">", "\\u003e")
+    return web.Response(text=text, content_type="application/json", charset="UTF-8")
+
+
+_NATIVE = RouteInfo("google", keyed=True, model_in_path=True)
+ROUTES = (
+    (
+        "gemini.call",
+        "POST",
+        f"/{_VERSION}/models/{{model:[^/:]+}}:{{method:{_METHODS}}}",
+        call_model,
+        _NATIVE,
+    ),
+    ("gemini.list", "GET", f"/{_VERSION}/models", list_models, RouteInfo("google")),
+    (
+        "gemini.get",
+        "GET",
+        f"/{_VERSION}/models/{{model:[^/:]+}}",
+        get_model,
+        RouteInfo("google", model_in_path=True),
+    ),
+)
