@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gpool.errors import RequestError, UpstreamFailure
-from gpool.keys import KeyPool, PoolKey
+from gpool.keys import Effect, KeyPool, PoolKey, Verdict
 from gpool.keys.pool import NO_MODEL
 from gpool.model_policy import ModelPolicy
 from gpool.upstream import Upstream
@@ -112,9 +112,6 @@ class ModelCatalog:
                     self._failed_at = self._clock()
                     raise
                 continue
-            except RequestError:
-                self._failed_at = self._clock()
-                raise
             self._pool.record_success(key, NO_MODEL)
             self._models = models
             self._fetched_at = self._clock()
@@ -130,7 +127,8 @@ class ModelCatalog:
             async with self._upstream.open(key, "GET", "/v1beta/models", query=query) as answer:
                 raw = answer.body if answer.body is not None else await answer.raw.read()
             if answer.status != 200:
-                raise RequestError(f"listing models failed upstream with status {answer.status}")
+                message = f"listing models failed upstream with status {answer.status}"
+                raise UpstreamFailure(message, Verdict(Effect.NONE, retry=False, reason=message))
             page = json.loads(raw)
             for model in page.get("models", []):
                 models[model["name"].removeprefix("models/")] = model

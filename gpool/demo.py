@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from gpool.config import AuthConfig, Config, KeyConfig, ServerConfig, UpstreamConfig
+from gpool.config import (
+    AuthConfig,
+    Config,
+    KeyConfig,
+    RetryConfig,
+    ServerConfig,
+    UpstreamConfig,
+)
 from gpool.fake import fake_key
 
 __all__ = ["DEMO_TOKEN", "demo_config", "demo_instructions"]
@@ -10,8 +17,9 @@ __all__ = ["DEMO_TOKEN", "demo_config", "demo_instructions"]
 #: The client token of the demo; it guards nothing but the demo itself.
 DEMO_TOKEN = "sk-gpool-demo"  # noqa: S105
 
-# Faulty keys come first, so the very first requests show failover in the log.
-_DEMO_KEYS = ("invalid", "rpm", "overloaded", "flaky", "ok", "suspended", "ok", "rpd")
+# Faulty keys come first, so the very first requests show failover in the log; enough
+# attempts that a request always reaches a healthy key.
+_DEMO_KEYS = ("invalid", "rpm", "ok", "overloaded", "flaky", "ok", "suspended", "rpd")
 
 
 def demo_config(upstream_url: str, *, host: str, port: int) -> Config:
@@ -24,6 +32,7 @@ def demo_config(upstream_url: str, *, host: str, port: int) -> Config:
         auth=AuthConfig(tokens=(DEMO_TOKEN,)),
         upstream=UpstreamConfig(base_url=upstream_url),
         keys=keys,
+        retry=RetryConfig(max_attempts=len(keys)),
     )
 
 
