@@ -11,7 +11,7 @@ from multidict import CIMultiDict
 from gpool.errors import UpstreamFailure
 from gpool.keys import transient
 from gpool.state import KEY, STREAM_FAILURE
-from gpool.upstream import UpstreamResponse, map_errors
+from gpool.upstream import UPSTREAM_ERRORS, UpstreamResponse, as_failure
 
 __all__ = ["relay"]
 
@@ -73,20 +73,24 @@ async def relay(
     last = b""  # the latest chunk, to find a finishReason split across two chunks
     failure: UpstreamFailure | None = None
     content = answer.raw.content
-    try:
-        with map_errors(request[KEY]):
-            while chunk := await content.readany():
-                if not finished:
-                    window = last[-16:] + chunk
-                    finished = any(marker in window for marker in _ENDINGS)
-                last = chunk
-                await response.write(chunk)
-    except UpstreamFailure as exc:
-        failure = exc
-    except ConnectionResetError:
-        # The client went away: leaving here closes the upstream request at once.
-        log.info("client disconnected mid-stream")
-        return response
+    while True:
+        try:
+            chunk = await content.readany()
+        except UPSTREAM_ERRORS as exc:
+            failure = as_failure(exc, request[KEY])
+            break
+        if not chunk:
+            break
+        if not finished:
+            window = last[-16:] + chunk
+            finished = any(marker in window for marker in _ENDINGS)
+        last = chunk
+        try:
+            await response.write(chunk)
+        except ConnectionResetError:
+            # The client went away: returning closes the upstream request at once.
+            log.info("client disconnected mid-stream")
+            return response
     if failure is None and not finished:
         failure = UpstreamFailure(_CUT_MESSAGE, transient("stream cut"))
     if failure is not None:

@@ -15,11 +15,11 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from gpool.config import UpstreamConfig
-from gpool.errors import UpstreamHTTPError, UpstreamTimeout, UpstreamUnreachable
+from gpool.errors import UpstreamFailure, UpstreamHTTPError, UpstreamTimeout, UpstreamUnreachable
 from gpool.keys import PoolKey, classify, transient
 from gpool.redact import mask_url
 
-__all__ = ["Upstream", "UpstreamResponse", "map_errors"]
+__all__ = ["UPSTREAM_ERRORS", "Upstream", "UpstreamResponse", "as_failure", "map_errors"]
 
 log = logging.getLogger("gpool.upstream")
 
@@ -60,21 +60,37 @@ class UpstreamResponse:
     body: bytes | None = None
 
 
+#: Everything the upstream side can raise; ``as_failure`` says what each one means.
+UPSTREAM_ERRORS = (
+    ProxyError,
+    ProxyConnectionError,
+    ProxyTimeoutError,
+    TimeoutError,
+    aiohttp.ClientError,
+)
+
+
+def as_failure(exc: BaseException, key: PoolKey) -> UpstreamFailure:
+    """The ``UpstreamFailure`` for an aiohttp, aiohttp-socks or timeout error."""
+    if isinstance(exc, ProxyError | ProxyConnectionError | ProxyTimeoutError) or isinstance(
+        exc.__cause__, ProxyError | ProxyConnectionError
+    ):
+        # The proxy's own message may name the proxy; never with its password.
+        log.warning("proxy error for key %s via %s: %s", key.label, _proxy_label(key), exc)
+        return UpstreamUnreachable("the upstream proxy failed", transient("proxy error"))
+    if isinstance(exc, TimeoutError):
+        return UpstreamTimeout("the upstream did not answer in time", transient("timeout"))
+    reason = type(exc).__name__
+    return UpstreamUnreachable("the upstream could not be reached", transient(reason))
+
+
 @contextmanager
 def map_errors(key: PoolKey) -> Iterator[None]:
     """Turn aiohttp, aiohttp-socks and timeout errors into gpool's ``UpstreamFailure``s."""
     try:
         yield
-    except (ProxyError, ProxyConnectionError, ProxyTimeoutError) as exc:
-        log.warning("proxy error for key %s via %s: %s", key.label, _proxy_label(key), exc)
-        raise UpstreamUnreachable("the upstream proxy failed", transient("proxy error")) from exc
-    except TimeoutError as exc:
-        raise UpstreamTimeout("the upstream did not answer in time", transient("timeout")) from exc
-    except aiohttp.ClientError as exc:
-        if isinstance(exc.__cause__, ProxyError | ProxyConnectionError):
-            log.warning("proxy error for key %s via %s: %s", key.label, _proxy_label(key), exc)
-        reason = type(exc).__name__
-        raise UpstreamUnreachable("the upstream could not be reached", transient(reason)) from exc
+    except UPSTREAM_ERRORS as exc:
+        raise as_failure(exc, key) from exc
 
 
 def _proxy_label(key: PoolKey) -> str:

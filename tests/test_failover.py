@@ -262,3 +262,38 @@ async def test_no_secret_reaches_the_log(
     assert "?key" not in caplog.text
     for secret in [*keys, "sk-client-secret", "sk-wrong-token"]:
         assert secret not in caplog.text
+
+
+async def test_disconnect_without_handler_cancellation_still_frees_upstream(
+    make_config: MakeConfig, fake_server: TestServer
+) -> None:
+    """A parent app that keeps aiohttp's default (no handler cancellation): the next write
+    notices the hang-up, the upstream call is closed, and the key is not blamed."""
+    import aiohttp
+    from aiohttp import web
+
+    from gpool import create_app
+
+    app = create_app(make_config([fake_key("ok", 1)]))
+    runner = web.AppRunner(app, handler_cancellation=False, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        body = b'{"contents":[{"parts":[{"text":"slow [chunks=200] [delay_ms=50]"}]}]}'
+        async with aiohttp.ClientSession() as session:
+            resp = await session.post(f"http://127.0.0.1:{port}{STREAM}", data=body)
+            await resp.content.readuntil(b"\r\n\r\n")
+            resp.close()
+        upstream_server = fake_server.runner.server  # type: ignore[union-attr]
+        assert upstream_server is not None
+        for _ in range(100):
+            if not upstream_server.connections:
+                break
+            await asyncio.sleep(0.02)
+        assert upstream_server.connections == []
+        key = app[POOL].keys[0]
+        assert key.failures == 0 and key.disabled is None
+    finally:
+        await runner.cleanup()

@@ -103,7 +103,7 @@ class KeyPool:
             log.info(
                 "key %s cooling down for %s: %s, %.0fs",
                 key.label,
-                model or "all models",
+                model or "model listing",
                 verdict.reason,
                 verdict.cooldown,
             )
