@@ -20,16 +20,33 @@ BODY = b'{"contents":[{"parts":[{"text":"via proxy"}]}]}'
 GENERATE = "/v1beta/models/gemini-2.5-flash:generateContent"
 
 
+class Sniffed:
+    """A client stream that keeps a copy of every byte the proxy receives from gpool."""
+
+    def __init__(self, stream: Any, seen: bytearray) -> None:
+        self._stream = stream
+        self._seen = seen
+
+    async def receive(self, max_bytes: int = 65536) -> bytes:
+        data: bytes = await self._stream.receive(max_bytes)
+        self._seen += data
+        return data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 class Counted:
-    """Wraps a tiny-proxy handler and counts the tunnels it opened."""
+    """Wraps a tiny-proxy handler: counts its tunnels and keeps what went through them."""
 
     def __init__(self, handler: Any) -> None:
         self.handler = handler
         self.tunnels = 0
+        self.seen = bytearray()
 
     async def handle(self, stream: Any) -> None:
         self.tunnels += 1
-        await self.handler.handle(stream)
+        await self.handler.handle(Sniffed(stream, self.seen))
 
 
 @contextlib.asynccontextmanager
@@ -72,6 +89,11 @@ async def test_each_key_goes_through_its_own_proxy(
         assert (socks.tunnels, http.tunnels) == (socks_before, http_before)
     seen = [c.key for c in generate_calls(fake)]
     assert seen.count(socks_key) == seen.count(http_key) == seen.count(direct_key) == 3
+    # Plain HTTP upstream, so each proxy saw the requests it carried: only its own key's.
+    assert socks_key.encode() in socks.seen
+    assert http_key.encode() not in socks.seen and direct_key.encode() not in socks.seen
+    assert http_key.encode() in http.seen
+    assert socks_key.encode() not in http.seen and direct_key.encode() not in http.seen
 
 
 async def test_default_proxy_applies_to_keys_that_name_none(
