@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import logging
+from collections.abc import Mapping
 
 from aiohttp import web
-from multidict import CIMultiDict
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from gpool.errors import UpstreamFailure
 from gpool.keys import transient
 from gpool.state import KEY, STREAM_FAILURE
+from gpool.streams import StreamIncomplete, StreamTransform
 from gpool.upstream import UPSTREAM_ERRORS, UpstreamResponse, as_failure
 
-__all__ = ["relay"]
+__all__ = ["relay", "upstream_headers"]
 
 log = logging.getLogger("gpool.relay")
 
@@ -37,40 +38,38 @@ _DROP_RESPONSE = frozenset(
     }
 )
 
-# Bytes that end a stream properly: a finishReason, or an error the upstream reported itself
-# (an SSE error event, or an error element of the JSON array, which Google pretty-prints).
-_ENDINGS = (b'"finishReason"', b'data: {"error"', b'{\n  "error"')
-_CUT_MESSAGE = "gpool: the upstream stream ended before the answer was finished"
+
+def upstream_headers(headers: CIMultiDictProxy[str] | CIMultiDict[str]) -> CIMultiDict[str]:
+    """The upstream's response headers that still hold once relayed."""
+    return CIMultiDict((k, v) for k, v in headers.items() if k.lower() not in _DROP_RESPONSE)
 
 
 async def relay(
-    request: web.Request, answer: UpstreamResponse, *, expect_finish: bool = False
+    request: web.Request,
+    answer: UpstreamResponse,
+    transform: StreamTransform | None = None,
+    *,
+    headers: Mapping[str, str] | None = None,
 ) -> web.StreamResponse:
-    """Stream ``answer`` to the client as it arrives.
+    """Stream ``answer`` to the client as it arrives, through ``transform`` if given.
 
-    Once the first byte is out, failover is impossible: an upstream failure (or, with
-    ``expect_finish``, a stream that ends with no ``finishReason``) is reported inside the
-    stream's own framing, never as a clean end.
+    Once the first byte is out, failover is impossible: an upstream failure, or an answer
+    the transform finds incomplete, is reported in the stream's own framing, never as a
+    clean end.
     """
-    headers = CIMultiDict(
-        (k, v) for k, v in answer.headers.items() if k.lower() not in _DROP_RESPONSE
-    )
-    response = web.StreamResponse(status=answer.status, reason=answer.reason, headers=headers)
+    out = upstream_headers(answer.headers) if headers is None else CIMultiDict(headers)
+    response = web.StreamResponse(status=answer.status, reason=answer.reason, headers=out)
     if answer.body is not None:
         response.content_length = len(answer.body)
         await response.prepare(request)
         await response.write(answer.body)
         await response.write_eof()
         return response
-    if not expect_finish and "Content-Encoding" not in answer.headers:
-        length = answer.headers.get("Content-Length")
-        if length is not None and length.isdigit():
-            response.content_length = int(length)
+    length = answer.headers.get("Content-Length", "")
+    if transform is None and length.isdigit() and "Content-Encoding" not in answer.headers:
+        response.content_length = int(length)
     await response.prepare(request)
 
-    sse = answer.headers.get("Content-Type", "").startswith("text/event-stream")
-    finished = not expect_finish
-    last = b""  # the latest chunk, to find a finishReason split across two chunks
     failure: UpstreamFailure | None = None
     content = answer.raw.content
     while True:
@@ -81,38 +80,35 @@ async def relay(
             break
         if not chunk:
             break
-        if not finished:
-            window = last[-16:] + chunk
-            finished = any(marker in window for marker in _ENDINGS)
-        last = chunk
-        try:
-            await response.write(chunk)
-        except ConnectionResetError:
-            # The client went away: returning closes the upstream request at once.
-            log.info("client disconnected mid-stream")
+        if transform is not None:
+            try:
+                chunk = transform.feed(chunk)
+            except StreamIncomplete as exc:
+                failure = UpstreamFailure(exc.message, transient("upstream stream error"))
+                break
+        if chunk and not await _write(response, chunk):
             return response
-    if failure is None and not finished:
-        failure = UpstreamFailure(_CUT_MESSAGE, transient("stream cut"))
+    tail = b""
+    if failure is None and transform is not None:
+        try:
+            tail = transform.finish()
+        except StreamIncomplete as exc:
+            failure = UpstreamFailure(exc.message, transient("stream cut"))
     if failure is not None:
         request[STREAM_FAILURE] = failure.verdict
         log.warning("upstream stream failed after the first byte: %s", failure.message)
-        try:
-            await response.write(_error_frame(failure, sse=sse, last=last))
-        except ConnectionResetError:
-            return response
+        tail = transform.error_frame(failure.message) if transform is not None else b""
+    if tail and not await _write(response, tail):
+        return response
     await response.write_eof()
     return response
 
 
-def _error_frame(failure: UpstreamFailure, *, sse: bool, last: bytes) -> bytes:
-    """An error in the stream's framing: an SSE event, or an element closing the JSON array.
-
-    A stream cut inside an event is first closed, so the client sees a broken event and
-    then the error rather than a silently shortened answer.
-    """
-    error = {"error": {"code": 503, "message": failure.message, "status": "UNAVAILABLE"}}
-    if sse:
-        prefix = b"" if not last or last.endswith(b"\n\n") else b"\r\n\r\n"
-        return prefix + b"data: " + json.dumps(error).encode() + b"\r\n\r\n"
-    element = json.dumps(error, indent=2).encode()
-    return b"[" + element + b"]" if not last else b"\n,\r\n" + element + b"\n]"
+async def _write(response: web.StreamResponse, data: bytes) -> bool:
+    """Write to the client; False once it has gone, which ends the relay and the upstream call."""
+    try:
+        await response.write(data)
+    except ConnectionResetError:
+        log.info("client disconnected mid-stream")
+        return False
+    return True

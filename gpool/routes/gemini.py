@@ -12,6 +12,7 @@ from gpool.errors import BadRequest, ModelNotFound
 from gpool.relay import relay
 from gpool.routes import RouteInfo
 from gpool.state import CATALOG, KEY, MODEL, UPSTREAM, UPSTREAM_MODEL
+from gpool.streams import GeminiStream
 
 __all__ = ["ROUTES"]
 
@@ -33,8 +34,10 @@ async def call_model(request: web.Request) -> web.StreamResponse:
     async with request.app[UPSTREAM].open(
         request[KEY], "POST", path, query=request.query.items(), headers=request.headers, body=body
     ) as answer:
-        streaming = method == "streamGenerateContent" and answer.body is None
-        return await relay(request, answer, expect_finish=streaming)
+        if method != "streamGenerateContent":
+            return await relay(request, answer)
+        sse = answer.headers.get("Content-Type", "").startswith("text/event-stream")
+        return await relay(request, answer, GeminiStream(sse=sse))
 
 
 def _realias_batch(body: bytes, alias: str, target: str) -> bytes:

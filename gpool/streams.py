@@ -1,0 +1,73 @@
+"""Stream transforms: what the relay does to each upstream chunk, and how it reports a failure.
+
+A transform is pure (bytes in, bytes out) so the relay loop stays the same for every
+dialect: the native pass-through only watches for the end of the answer; the OpenAI
+transform re-encodes Gemini's events as chat.completion chunks.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Protocol
+
+__all__ = ["GeminiStream", "StreamIncomplete", "StreamTransform"]
+
+
+class StreamIncomplete(Exception):
+    """The upstream answer ended, or reported an error, before it was complete."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class StreamTransform(Protocol):
+    def feed(self, chunk: bytes) -> bytes:
+        """Bytes to send the client for one upstream chunk (may be empty)."""
+
+    def finish(self) -> bytes:
+        """Bytes that close a complete answer; raises ``StreamIncomplete`` if it was cut."""
+
+    def error_frame(self, message: str) -> bytes:
+        """An error in the stream's own framing, sent after a failure."""
+
+
+# Bytes that end a native stream properly: a finishReason, or an error the upstream reported
+# itself (an SSE error event, or an error element of the JSON array, pretty-printed).
+_ENDINGS = (b'"finishReason"', b'data: {"error"', b'{\n  "error"')
+_CUT = "gpool: the upstream stream ended before the answer was finished"
+
+
+class GeminiStream:
+    """Native pass-through: bytes go out untouched; a stream with no end is reported."""
+
+    def __init__(self, *, sse: bool) -> None:
+        self._sse = sse
+        self._finished = False
+        self._last = b""  # the latest chunk, to find a marker split across two chunks
+
+    def feed(self, chunk: bytes) -> bytes:
+        if not self._finished:
+            window = self._last[-16:] + chunk
+            self._finished = any(marker in window for marker in _ENDINGS)
+        self._last = chunk
+        return chunk
+
+    def finish(self) -> bytes:
+        if not self._finished:
+            raise StreamIncomplete(_CUT)
+        return b""
+
+    def error_frame(self, message: str) -> bytes:
+        """An SSE error event, or an error element that closes the JSON array.
+
+        A stream cut inside an event is closed first, so the client sees a broken event
+        and then the error rather than a silently shortened answer.
+        """
+        error = {"error": {"code": 503, "message": message, "status": "UNAVAILABLE"}}
+        last = self._last
+        if self._sse:
+            prefix = b"" if not last or last.endswith(b"\n\n") else b"\r\n\r\n"
+            return prefix + b"data: " + json.dumps(error).encode() + b"\r\n\r\n"
+        element = json.dumps(error, indent=2).encode()
+        return b"[" + element + b"]" if not last else b"\n,\r\n" + element + b"\n]"
