@@ -1,0 +1,111 @@
+"""OpenAI embeddings requests as Gemini batchEmbedContents calls, and back."""
+
+from __future__ import annotations
+
+import base64
+import struct
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from gpool.errors import BadRequest
+
+from ._errors import EmptyAnswer
+from ._util import JSON, is_int, is_number, optional_int, pick, type_name
+
+__all__ = [
+    "MAX_BATCH",
+    "EmbedPlan",
+    "embeddings_request_to_gemini",
+    "embeddings_response_from_gemini",
+]
+
+MAX_BATCH = 100  # Gemini's limit of requests in one batchEmbedContents call
+_FORMATS = ("float", "base64")
+
+
+@attrs.frozen(kw_only=True)
+class EmbedPlan:
+    encoding_format: str  # "float" or "base64"
+    count: int  # how many inputs, so how many vectors must come back
+    prompt_tokens: int  # estimated: Gemini's embedding answers carry no token counts
+
+
+def _inputs(value: Any) -> list[str]:
+    if value is None:
+        raise BadRequest("input: required")
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        raise BadRequest(f"input: expected a string or a list of strings, got {type_name(value)}")
+    if not value:
+        raise BadRequest("input: expected at least one string")
+    if all(is_int(v) or isinstance(v, list) for v in value):
+        raise BadRequest("input: token arrays are not supported by Gemini; send text")
+    for i, text in enumerate(value):
+        where = "input" if len(value) == 1 and isinstance(text, str) else f"input[{i}]"
+        if not isinstance(text, str):
+            raise BadRequest(f"{where}: expected a string, got {type_name(text)}")
+        if not text:
+            raise BadRequest(f"{where}: must not be empty")
+    return value
+
+
+def embeddings_request_to_gemini(body: Any, *, upstream_model: str) -> tuple[list[JSON], EmbedPlan]:
+    """batchEmbedContents bodies of at most 100 requests each, in input order."""
+    if not isinstance(body, Mapping):
+        raise BadRequest(f"body: expected a JSON object, got {type_name(body)}")
+    texts = _inputs(body.get("input"))
+    dimensions = optional_int(body, "dimensions", minimum=1)
+    encoding = body.get("encoding_format")
+    encoding = "float" if encoding is None else encoding
+    if encoding not in _FORMATS:
+        raise BadRequest(f"encoding_format: expected float or base64, got {encoding!r}")
+    name = "models/" + upstream_model.removeprefix("models/")
+    requests: list[JSON] = []
+    for text in texts:
+        request: JSON = {"model": name, "content": {"parts": [{"text": text}]}}
+        if dimensions is not None:
+            request["outputDimensionality"] = dimensions
+        requests.append(request)
+    batches = [
+        {"requests": requests[i : i + MAX_BATCH]} for i in range(0, len(requests), MAX_BATCH)
+    ]
+    # Gemini reports no token counts for embeddings: estimate four characters a token.
+    tokens = sum(-(-len(text) // 4) for text in texts)
+    plan = EmbedPlan(encoding_format=encoding, count=len(texts), prompt_tokens=tokens)
+    return batches, plan
+
+
+def _vectors(batches: list[Any]) -> list[list[float]]:
+    vectors = []
+    for batch in batches:
+        embeddings = pick(batch, "embeddings")
+        for embedding in embeddings if isinstance(embeddings, list) else []:
+            values = pick(embedding, "values")
+            if not isinstance(values, list) or not all(is_number(v) for v in values):
+                raise EmptyAnswer("Gemini sent an embedding without numeric values")
+            vectors.append(values)
+    return vectors
+
+
+def embeddings_response_from_gemini(batches: list[Any], plan: EmbedPlan, *, model: str) -> JSON:
+    """OpenAI's list of embeddings; base64 is little-endian float32, as OpenAI sends it."""
+    vectors = _vectors(batches)
+    if len(vectors) != plan.count:
+        raise EmptyAnswer(f"Gemini sent {len(vectors)} embeddings for {plan.count} inputs")
+    data = []
+    for i, values in enumerate(vectors):
+        embedding: list[float] | str = values
+        if plan.encoding_format == "base64":
+            packed = struct.pack(f"<{len(values)}f", *values)
+            embedding = base64.b64encode(packed).decode("ascii")
+        data.append({"object": "embedding", "index": i, "embedding": embedding})
+    tokens = plan.prompt_tokens
+    return {
+        "object": "list",
+        "data": data,
+        "model": model,
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }
