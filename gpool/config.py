@@ -21,6 +21,7 @@ __all__ = [
     "FieldError",
     "KeyConfig",
     "LogConfig",
+    "MediaConfig",
     "ModelsConfig",
     "RetryConfig",
     "ServerConfig",
@@ -247,6 +248,18 @@ class ModelsConfig:
 
 
 @attrs.frozen(kw_only=True)
+class MediaConfig:
+    """How gpool fetches http(s) media that OpenAI clients reference by URL.
+
+    Private, loopback and link-local addresses are refused unless ``allow_private``.
+    """
+
+    timeout: float = attrs.field(default=10.0, validator=_positive)
+    max_mb: int = attrs.field(default=20, validator=_between(1, 100))
+    allow_private: bool = False
+
+
+@attrs.frozen(kw_only=True)
 class RetryConfig:
     """Total attempts per request, each on a different key."""
 
@@ -273,3 +286,4 @@ class Config:
     models: ModelsConfig = attrs.field(factory=ModelsConfig)
     retry: RetryConfig = attrs.field(factory=RetryConfig)
     log: LogConfig = attrs.field(factory=LogConfig)
+    media: MediaConfig = attrs.field(factory=MediaConfig)

@@ -108,8 +108,18 @@ def _structure_float(value: object, _: type) -> float:
     raise TypeError(f"expected a number, got {_show(value)}")
 
 
+def _structure_bool(value: object, _: type) -> bool:
+    # cattrs' default is bool(value), which would read the string "false" as True.
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):  # e.g. ${ALLOW}
+        return value.lower() == "true"
+    raise TypeError(f"expected true or false, got {_show(value)}")
+
+
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=True)
+    conv.register_structure_hook(bool, _structure_bool)
     conv.register_structure_hook(str, _structure_str)
     conv.register_structure_hook(int, _structure_int)
     conv.register_structure_hook(float, _structure_float)
@@ -322,5 +332,7 @@ def config_summary(config: Config) -> list[str]:
         f" {len(models.aliases)} aliases",
         f"retry: up to {config.retry.max_attempts} attempts",
         f"cors: {', '.join(config.cors.allow_origins) or 'off'}",
+        f"media fetching: up to {config.media.max_mb} MiB, {config.media.timeout:g}s,"
+        f" private addresses {'allowed' if config.media.allow_private else 'refused'}",
         f"log: {config.log.level}, {config.log.format}",
     ]

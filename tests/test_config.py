@@ -8,6 +8,7 @@ from typing import Any
 
 import attrs
 import pytest
+import yaml
 
 from gpool.config import (
     AuthConfig,
@@ -359,3 +360,19 @@ def test_models_aliases_are_read_only_and_config_hashable() -> None:
     with pytest.raises(TypeError):
         models.aliases["x"] = "y"  # type: ignore[index]
     assert hash(Config(models=models)) == hash(Config(models=attrs.evolve(models)))
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("true", True), ("false", False), ("'false'", False), ("yes", True)],
+)
+def test_media_allow_private_is_a_strict_boolean(value: str, expected: bool) -> None:
+    # YAML 1.1 reads a bare yes as true; a quoted "false" must not turn into True.
+    data = yaml.safe_load(f"keys: [k1]\nmedia: {{allow_private: {value}}}")
+    assert parse_config(data).media.allow_private is expected
+
+
+def test_media_allow_private_rejects_other_strings() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"keys": ["k1"], "media": {"allow_private": "sure"}})
+    assert str(caught.value) == "$.media.allow_private: expected true or false, got 'sure'"
