@@ -9,6 +9,7 @@ from aiohttp import web
 from gpool.catalog import ModelCatalog
 from gpool.config import Config
 from gpool.keys import KeyPool, PoolKey
+from gpool.media import MediaFetcher, MediaPolicy
 from gpool.middlewares import (
     apply_response_headers,
     auth_middleware,
@@ -21,7 +22,7 @@ from gpool.middlewares import (
 )
 from gpool.model_policy import ModelPolicy
 from gpool.routes import setup_routes
-from gpool.state import CATALOG, CONFIG, POOL, UPSTREAM
+from gpool.state import CATALOG, CONFIG, MEDIA, POOL, UPSTREAM
 from gpool.upstream import Upstream
 
 __all__ = ["create_app"]
@@ -58,11 +59,19 @@ def create_app(config: Config) -> web.Application:
         max_attempts=config.retry.max_attempts,
         ttl=config.models.refresh_seconds,
     )
+    media = MediaFetcher(
+        MediaPolicy(
+            timeout=config.media.timeout,
+            max_bytes=config.media.max_mb * 1024 * 1024,
+            allow_private=config.media.allow_private,
+        )
+    )
     app = web.Application(client_max_size=config.server.max_body_mb * 1024 * 1024)
     app[CONFIG] = config
     app[POOL] = pool
     app[UPSTREAM] = upstream
     app[CATALOG] = catalog
+    app[MEDIA] = media
     # Order matters: each stage may rely on what the ones before it did.
     app.middlewares.extend(
         [
@@ -76,13 +85,15 @@ def create_app(config: Config) -> web.Application:
         ]
     )
     app.on_response_prepare.append(apply_response_headers)
-    app.cleanup_ctx.append(_upstream_ctx)
+    app.cleanup_ctx.append(_sessions_ctx)
     setup_routes(app)
     return app
 
 
-async def _upstream_ctx(app: web.Application) -> AsyncIterator[None]:
+async def _sessions_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[UPSTREAM].start()
+    await app[MEDIA].start()
     yield
     await app[CATALOG].close()
+    await app[MEDIA].close()
     await app[UPSTREAM].close()

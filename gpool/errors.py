@@ -49,10 +49,13 @@ class RequestError(GpoolError):
     openai_type = "api_error"
     openai_code: str | None = None
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, param: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.retry_after = retry_after
+        self.param = param  # the offending request field, for OpenAI's error shape
 
 
 class Unauthorized(RequestError):

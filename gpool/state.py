@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -10,15 +10,19 @@ if TYPE_CHECKING:
     from gpool.catalog import ModelCatalog
     from gpool.config import Config
     from gpool.keys import KeyPool, PoolKey, Verdict
+    from gpool.media import MediaFetcher
     from gpool.routes import RouteInfo
     from gpool.upstream import Upstream
 
 __all__ = [
+    "BODY",
     "CATALOG",
     "CONFIG",
     "KEY",
+    "MEDIA",
     "MODEL",
     "POOL",
+    "PREPARED",
     "RESPONSE_HEADERS",
     "RESPONSE_STARTED",
     "ROUTES",
@@ -33,6 +37,7 @@ CONFIG: web.AppKey[Config] = web.AppKey("config")
 POOL: web.AppKey[KeyPool] = web.AppKey("pool")
 UPSTREAM: web.AppKey[Upstream] = web.AppKey("upstream")
 CATALOG: web.AppKey[ModelCatalog] = web.AppKey("catalog")
+MEDIA: web.AppKey[MediaFetcher] = web.AppKey("media")
 ROUTES: web.AppKey[dict[str, RouteInfo]] = web.AppKey("routes")
 
 # Per-request state, written by one middleware and read by the stages after it.
@@ -44,3 +49,5 @@ UPSTREAM_MODEL: web.RequestKey[str] = web.RequestKey("upstream_model")  # after 
 KEY: web.RequestKey[PoolKey] = web.RequestKey("key")  # the key of the current attempt
 TRIED_KEYS: web.RequestKey[list[PoolKey]] = web.RequestKey("tried_keys")
 STREAM_FAILURE: web.RequestKey[Verdict] = web.RequestKey("stream_failure")
+BODY: web.RequestKey[dict[str, Any]] = web.RequestKey("body")  # a JSON body, parsed once
+PREPARED: web.RequestKey[Any] = web.RequestKey("prepared")  # a handler's work kept across retries

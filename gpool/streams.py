@@ -10,7 +10,15 @@ from __future__ import annotations
 import json
 from typing import Protocol
 
-__all__ = ["GeminiStream", "StreamIncomplete", "StreamTransform"]
+from gpool.translate import (
+    ChatStreamTranslator,
+    EmptyAnswer,
+    SSEDecoder,
+    UpstreamStreamError,
+    sse_event,
+)
+
+__all__ = ["GeminiStream", "OpenAIChatStream", "StreamIncomplete", "StreamTransform"]
 
 
 class StreamIncomplete(Exception):
@@ -71,3 +79,40 @@ class GeminiStream:
             return prefix + b"data: " + json.dumps(error).encode() + b"\r\n\r\n"
         element = json.dumps(error, indent=2).encode()
         return b"[" + element + b"]" if not last else b"\n,\r\n" + element + b"\n]"
+
+
+class OpenAIChatStream:
+    """Gemini's SSE events in, OpenAI chat.completion chunks out, then ``data: [DONE]``."""
+
+    def __init__(self, translator: ChatStreamTranslator) -> None:
+        self._translator = translator
+        self._decoder = SSEDecoder()
+
+    def feed(self, chunk: bytes) -> bytes:
+        return self._translate(self._decoder.decode(chunk))
+
+    def finish(self) -> bytes:
+        out = self._translate(self._decoder.flush())
+        try:
+            chunks = self._translator.finish()
+        except EmptyAnswer as exc:
+            raise StreamIncomplete(exc.message) from None
+        return out + b"".join(sse_event(c) for c in chunks) + sse_event("[DONE]")
+
+    def error_frame(self, message: str) -> bytes:
+        error = {"message": message, "type": "api_error", "param": None, "code": "upstream_error"}
+        return sse_event({"error": error})
+
+    def _translate(self, events: list[bytes]) -> bytes:
+        out: list[bytes] = []
+        for data in events:
+            try:
+                event = json.loads(data)
+            except ValueError:
+                raise StreamIncomplete("the upstream sent an event that is not JSON") from None
+            try:
+                chunks = self._translator.feed(event)
+            except UpstreamStreamError as exc:
+                raise StreamIncomplete(exc.message) from None
+            out.extend(sse_event(c) for c in chunks)
+        return b"".join(out)

@@ -154,7 +154,8 @@ async def test_models_list_is_filtered_aliased_and_paged(
     ]
     assert len(names) == len(set(names))
 
-    alias = await client.get("/v1/models/my-fast")
+    # /v1/models is shared with the OpenAI surface: x-goog-api-key asks for Gemini's shape.
+    alias = await client.get("/v1/models/my-fast", headers={"x-goog-api-key": "any"})
     assert alias.status == 200
     assert (await alias.json())["name"] == "models/my-fast"
     denied = await client.get("/v1beta/models/gemini-2.5-flash-preview-tts")

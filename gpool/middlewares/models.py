@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from gpool.catalog import ModelCatalog
-from gpool.errors import ModelNotFound
+from gpool.errors import BadRequest, ModelNotFound
 from gpool.model_policy import ModelPolicy
 from gpool.routes import route_info
-from gpool.state import MODEL, UPSTREAM_MODEL
+from gpool.state import BODY, MODEL, UPSTREAM_MODEL
 
 __all__ = ["models_middleware"]
 
@@ -23,9 +26,13 @@ def models_middleware(policy: ModelPolicy, catalog: ModelCatalog) -> Middleware:
     @web.middleware
     async def models(request: web.Request, handler: Handler) -> web.StreamResponse:
         info = route_info(request)
-        if info is None or not info.model_in_path:
+        if info is None or info.model_from is None:
             return await handler(request)
-        name = request.match_info["model"]
+        if info.model_from == "path":
+            name = request.match_info["model"]
+        else:
+            request[BODY] = body = await json_body(request)
+            name = _body_model(body)
         target = policy.upstream_name(name)
         if target is None:
             raise ModelNotFound(f"models/{name} is not available through this gateway.")
@@ -40,3 +47,24 @@ def models_middleware(policy: ModelPolicy, catalog: ModelCatalog) -> Middleware:
         return await handler(request)
 
     return models
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object, parsed once here for every later stage."""
+    raw = await request.read()
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise BadRequest(f"the request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise BadRequest("the request body must be a JSON object")
+    return body
+
+
+def _body_model(body: dict[str, Any]) -> str:
+    model = body.get("model")
+    if model is None:
+        raise BadRequest("model: this field is required", param="model")
+    if not isinstance(model, str) or not model.strip():
+        raise BadRequest("model: expected a non-empty string", param="model")
+    return model.strip().removeprefix("models/")

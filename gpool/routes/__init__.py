@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from aiohttp import web
 from attrs import frozen
 
@@ -13,10 +15,12 @@ __all__ = ["RouteInfo", "route_info", "setup_routes"]
 
 @frozen
 class RouteInfo:
-    dialect: Dialect
+    # "auto": Gemini's shape for callers that authenticate the Gemini way, else OpenAI's.
+    dialect: Dialect | Literal["auto"]
     keyed: bool = False  # goes upstream with a pool key, through retry and key selection
     public: bool = False  # served without a client token
-    model_in_path: bool = False  # the {model} path segment is filtered and aliased
+    # Where the model name is, for the model filter: the {model} path segment or the body.
+    model_from: Literal["path", "body"] | None = None
 
 
 def route_info(request: web.Request) -> RouteInfo | None:
@@ -26,10 +30,11 @@ def route_info(request: web.Request) -> RouteInfo | None:
 
 def setup_routes(app: web.Application) -> None:
     """Register every route and its RouteInfo."""
-    from gpool.routes import gemini, health
+    from gpool.routes import gemini, health, openai
 
     infos: dict[str, RouteInfo] = {}
-    for name, method, path, handler, info in (*gemini.ROUTES, *health.ROUTES):
+    # OpenAI's static /v1/... paths come first: they share /v1/models with the Gemini routes.
+    for name, method, path, handler, info in (*openai.ROUTES, *gemini.ROUTES, *health.ROUTES):
         app.router.add_route(method, path, handler, name=name)
         infos[name] = info
     app[ROUTES] = infos

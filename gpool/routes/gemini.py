@@ -14,7 +14,7 @@ from gpool.routes import RouteInfo
 from gpool.state import CATALOG, KEY, MODEL, UPSTREAM, UPSTREAM_MODEL
 from gpool.streams import GeminiStream
 
-__all__ = ["ROUTES"]
+__all__ = ["ROUTES", "get_model", "list_models"]
 
 _VERSION = "{version:v1beta|v1|v1alpha}"
 _METHODS = "generateContent|streamGenerateContent|countTokens|embedContent|batchEmbedContents"
@@ -97,7 +97,7 @@ def _google_json(data: object) -> web.Response:
     return web.Response(text=text, content_type="application/json", charset="UTF-8")
 
 
-_NATIVE = RouteInfo("google", keyed=True, model_in_path=True)
+_NATIVE = RouteInfo("google", keyed=True, model_from="path")
 ROUTES = (
     (
         "gemini.call",
@@ -112,6 +112,6 @@ ROUTES = (
         "GET",
         f"/{_VERSION}/models/{{model:[^/:]+}}",
         get_model,
-        RouteInfo("google", model_in_path=True),
+        RouteInfo("google", model_from="path"),
     ),
 )
