@@ -474,3 +474,30 @@ async def test_stream_cut_mid_way_is_an_error_not_a_stop(
     with pytest.raises(openai.APIError):
         async for _ in stream:
             pass
+
+
+async def test_gemini3_tools_work_for_clients_that_drop_extra_content(
+    sdk: SDK, make_config: MakeConfig, start_gpool: StartGpool, fake: FakeState
+) -> None:
+    """LangChain and friends keep only id, type and function of a tool call."""
+    client = sdk(await start(make_config, start_gpool))
+    messages: list[dict[str, Any]] = [{"role": "user", "content": "Weather in Oslo?"}]
+    first = await client.chat.completions.create(
+        model="gemini-3-flash-preview",
+        messages=messages,  # type: ignore[arg-type]
+        tools=[WEATHER_TOOL],  # type: ignore[list-item]
+    )
+    [call] = first.choices[0].message.tool_calls or []
+    stripped = {"id": call.id, "type": "function", "function": call.function.model_dump()}  # type: ignore[union-attr]
+    messages += [
+        {"role": "assistant", "content": None, "tool_calls": [stripped]},
+        {"role": "tool", "tool_call_id": call.id, "content": "sunny"},
+    ]
+    second = await client.chat.completions.create(
+        model="gemini-3-flash-preview",
+        messages=messages,  # type: ignore[arg-type]
+        tools=[WEATHER_TOOL],  # type: ignore[list-item]
+    )
+    assert "sunny" in (second.choices[0].message.content or "")
+    part = upstream_body(fake)["contents"][1]["parts"][0]
+    assert part["thoughtSignature"] == "skip_thought_signature_validator"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from gpool.translate import chat_request_to_gemini, chat_response_from_gemini
 
 MODEL = "gemini-3-pro-preview"
@@ -71,3 +73,44 @@ def test_signature_and_names_survive_the_round_trip() -> None:
         {"functionResponse": {"name": "get_weather", "response": {"temp": 21}}},
     ]
     assert second.tool_names == {"call_w": "get_weather", "call_t": "get_time"}
+
+
+@pytest.mark.parametrize(
+    ("model", "signed"),
+    [("gemini-3-pro-preview", "skip_thought_signature_validator"), ("gemini-2.5-flash", None)],
+)
+def test_unsigned_gemini3_call_gets_googles_stand_in(model: str, signed: str | None) -> None:
+    """A client that dropped extra_content (LangChain does) must not break Gemini 3 tools."""
+    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    second = {"id": "c2", "type": "function", "function": {"name": "g", "arguments": "{}"}}
+    body = {
+        "messages": [
+            {"role": "user", "content": "go"},
+            {"role": "assistant", "content": None, "tool_calls": [call, second]},
+            {"role": "tool", "tool_call_id": "c1", "content": "1"},
+            {"role": "tool", "tool_call_id": "c2", "content": "2"},
+        ]
+    }
+    parts = chat_request_to_gemini(body, upstream_model=model).body["contents"][1]["parts"]
+    assert parts[0].get("thoughtSignature") == signed
+    assert "thoughtSignature" not in parts[1]  # only the first call of a turn is signed
+
+
+def test_a_real_signature_is_kept() -> None:
+    call = {
+        "id": "c1",
+        "type": "function",
+        "function": {"name": "f", "arguments": "{}"},
+        "extra_content": {"google": {"thought_signature": "real-sig"}},
+    }
+    body = {
+        "messages": [
+            {"role": "user", "content": "go"},
+            {"role": "assistant", "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": "c1", "content": "1"},
+        ]
+    }
+    parts = chat_request_to_gemini(body, upstream_model="gemini-3-flash-preview").body["contents"][
+        1
+    ]["parts"]
+    assert parts[0]["thoughtSignature"] == "real-sig"

@@ -51,6 +51,8 @@ def chat_request_to_gemini(
         raise BadRequest(f"body: expected a JSON object, got {type_name(body)}")
     stream = bool(optional_bool(body, "stream"))
     conversation = convert_messages(body.get("messages"), media)
+    if upstream_model.startswith("gemini-3"):
+        _sign_unsigned_calls(conversation.contents)
     request: JSON = {"contents": conversation.contents}
     if conversation.system:
         request["systemInstruction"] = {"parts": conversation.system}
@@ -74,3 +76,22 @@ def chat_request_to_gemini(
         include_thoughts=include_thoughts,
         tool_names=conversation.tool_names,
     )
+
+
+#: Google's documented stand-in for a signature that was lost on the way (for example by a
+#: client that drops unknown fields such as tool_calls[].extra_content).
+SKIP_SIGNATURE = "skip_thought_signature_validator"
+
+
+def _sign_unsigned_calls(contents: list[JSON]) -> None:
+    """Gemini 3 rejects a model turn whose first function call has no thought signature.
+
+    Clients that keep ``extra_content`` send the real signature back and are untouched;
+    for the others, the first call of each such turn gets Google's documented stand-in.
+    """
+    for content in contents:
+        if content.get("role") != "model":
+            continue
+        calls = [p for p in content.get("parts", []) if "functionCall" in p]
+        if calls and "thoughtSignature" not in calls[0]:
+            calls[0]["thoughtSignature"] = SKIP_SIGNATURE
