@@ -501,3 +501,34 @@ async def test_gemini3_tools_work_for_clients_that_drop_extra_content(
     assert "sunny" in (second.choices[0].message.content or "")
     part = upstream_body(fake)["contents"][1]["parts"][0]
     assert part["thoughtSignature"] == "skip_thought_signature_validator"
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["unary", "streamed"])
+@pytest.mark.parametrize(("parallel", "expected"), [(None, 2), (False, 1)])
+async def test_parallel_tool_calls_false_keeps_one_call(
+    sdk: SDK,
+    stream: bool,
+    parallel: bool | None,
+    expected: int,
+    make_config: MakeConfig,
+    start_gpool: StartGpool,
+) -> None:
+    client = sdk(await start(make_config, start_gpool))
+    extra = {} if parallel is None else {"parallel_tool_calls": parallel}
+    args: dict[str, Any] = {
+        "model": "gemini-2.5-flash",
+        "messages": [{"role": "user", "content": "two cities [parallel=2]"}],
+        "tools": [WEATHER_TOOL],
+        **extra,
+    }
+    if not stream:
+        answer = await client.chat.completions.create(**args)
+        calls = answer.choices[0].message.tool_calls or []
+        assert answer.choices[0].finish_reason == "tool_calls"
+    else:
+        calls = [
+            call
+            async for chunk in await client.chat.completions.create(**args, stream=True)
+            for call in (chunk.choices[0].delta.tool_calls or [] if chunk.choices else [])
+        ]
+    assert len(calls) == expected

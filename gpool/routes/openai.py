@@ -98,6 +98,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
                 include_thoughts=plan.include_thoughts,
                 include_usage=plan.include_usage,
                 id_factory=new_call_id,
+                parallel_tool_calls=plan.parallel_tool_calls,
             )
             return await relay(request, answer, OpenAIChatStream(translator), headers=_SSE)
         raw = await answer.raw.read()
@@ -108,6 +109,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
             created=created,
             include_thoughts=plan.include_thoughts,
             id_factory=new_call_id,
+            parallel_tool_calls=plan.parallel_tool_calls,
         )
     except EmptyAnswer as exc:
         raise _empty(exc) from None

@@ -28,6 +28,8 @@ class ChatPlan:
     include_usage: bool = False  # stream_options.include_usage
     include_thoughts: bool = False  # the client asked for reasoning_content
     tool_names: dict[str, str] = attrs.field(factory=dict)  # tool_call_id -> function name
+    # parallel_tool_calls: false. Gemini has no such switch, so the answer keeps the first call.
+    parallel_tool_calls: bool = True
 
 
 def _include_usage(body: Mapping[str, Any]) -> bool:
@@ -75,6 +77,7 @@ def chat_request_to_gemini(
         include_usage=_include_usage(body),
         include_thoughts=include_thoughts,
         tool_names=conversation.tool_names,
+        parallel_tool_calls=optional_bool(body, "parallel_tool_calls") is not False,
     )
 
 

@@ -25,9 +25,15 @@ def completion_id(resp: Any, id_factory: Callable[[], str]) -> str:
 
 
 def _choice(
-    candidate: Any, position: int, include_thoughts: bool, id_factory: Callable[[], str]
+    candidate: Any,
+    position: int,
+    include_thoughts: bool,
+    id_factory: Callable[[], str],
+    parallel_tool_calls: bool,
 ) -> JSON:
     parts = read_parts(candidate, id_factory)
+    if not parallel_tool_calls:
+        del parts.tool_calls[1:]
     gemini = pick(candidate, "finishReason")
     reason = finish_reason(gemini, tool_calls=bool(parts.tool_calls), output=parts.output)
     message: JSON = {"role": "assistant", "content": parts.text or None, "refusal": None}
@@ -53,6 +59,7 @@ def chat_response_from_gemini(
     created: int,
     include_thoughts: bool,
     id_factory: Callable[[], str],
+    parallel_tool_calls: bool = True,
 ) -> JSON:
     """One choice per candidate; a blocked prompt is a refusal; nothing usable is EmptyAnswer.
 
@@ -61,7 +68,10 @@ def chat_response_from_gemini(
     """
     candidates = pick(resp, "candidates")
     if isinstance(candidates, list) and candidates:
-        choices = [_choice(c, i, include_thoughts, id_factory) for i, c in enumerate(candidates)]
+        choices = [
+            _choice(c, i, include_thoughts, id_factory, parallel_tool_calls)
+            for i, c in enumerate(candidates)
+        ]
         choices.sort(key=lambda choice: choice["index"])
     else:
         reason = pick(pick(resp, "promptFeedback"), "blockReason")

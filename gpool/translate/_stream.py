@@ -46,12 +46,14 @@ class ChatStreamTranslator:
         include_thoughts: bool,
         include_usage: bool,
         id_factory: Callable[[], str],
+        parallel_tool_calls: bool = True,
     ) -> None:
         self._model = model
         self._created = created
         self._include_thoughts = include_thoughts
         self._include_usage = include_usage
         self._id_factory = id_factory
+        self._max_calls = None if parallel_tool_calls else 1
         self._id: str | None = None
         self._choices: dict[int, _Choice] = {}
         self._blocked = False
@@ -106,6 +108,8 @@ class ChatStreamTranslator:
         if delta or probs is not None:
             chunks.append(self._chunk(index, delta, probs=probs))
         for call in parts.tool_calls:
+            if self._max_calls is not None and choice.calls >= self._max_calls:
+                break
             chunks.append(self._chunk(index, {"tool_calls": [{"index": choice.calls, **call}]}))
             choice.calls += 1
         gemini = pick(candidate, "finishReason")
