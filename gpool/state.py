@@ -11,18 +11,22 @@ if TYPE_CHECKING:
     from gpool.config import Config
     from gpool.keys import KeyPool, PoolKey, Verdict
     from gpool.media import MediaFetcher
+    from gpool.resources import ResourceMap
     from gpool.routes import RouteInfo
     from gpool.upstream import Upstream
 
 __all__ = [
     "BODY",
     "CATALOG",
+    "CLIENT",
     "CONFIG",
     "KEY",
     "MEDIA",
     "MODEL",
+    "PIN",
     "POOL",
     "PREPARED",
+    "RESOURCES",
     "RESPONSE_HEADERS",
     "RESPONSE_STARTED",
     "ROUTES",
@@ -38,6 +42,7 @@ POOL: web.AppKey[KeyPool] = web.AppKey("pool")
 UPSTREAM: web.AppKey[Upstream] = web.AppKey("upstream")
 CATALOG: web.AppKey[ModelCatalog] = web.AppKey("catalog")
 MEDIA: web.AppKey[MediaFetcher] = web.AppKey("media")
+RESOURCES: web.AppKey[ResourceMap] = web.AppKey("resources")
 ROUTES: web.AppKey[dict[str, RouteInfo]] = web.AppKey("routes")
 
 # Per-request state, written by one middleware and read by the stages after it.
@@ -51,3 +56,5 @@ TRIED_KEYS: web.RequestKey[list[PoolKey]] = web.RequestKey("tried_keys")
 STREAM_FAILURE: web.RequestKey[Verdict] = web.RequestKey("stream_failure")
 BODY: web.RequestKey[dict[str, Any]] = web.RequestKey("body")  # a JSON body, parsed once
 PREPARED: web.RequestKey[Any] = web.RequestKey("prepared")  # a handler's work kept across retries
+CLIENT: web.RequestKey[str] = web.RequestKey("client")  # who is calling: set by auth, no secret
+PIN: web.RequestKey[PoolKey | None] = web.RequestKey("pin")  # the key a resource ties us to

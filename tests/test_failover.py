@@ -297,3 +297,19 @@ async def test_disconnect_without_handler_cancellation_still_frees_upstream(
         assert key.failures == 0 and key.disabled is None
     finally:
         await runner.cleanup()
+
+
+def test_403_about_a_resource_does_not_disable_the_key() -> None:
+    from gpool.keys import Effect, classify
+
+    body = json.dumps(
+        {
+            "error": {
+                "code": 403,
+                "message": "You do not have permission to access the File abc or it may not exist.",
+                "status": "PERMISSION_DENIED",
+            }
+        }
+    ).encode()
+    verdict = classify(403, body, now=0)
+    assert verdict.effect is Effect.NONE and not verdict.retry

@@ -97,3 +97,23 @@ def test_client_errors_leave_the_key_alone() -> None:
 def test_repr_never_shows_the_secret() -> None:
     pool = make_pool(1)
     assert "secret-0" not in repr(pool.keys[0])
+
+
+def test_pinned_key_is_the_only_choice() -> None:
+    clock = Clock()
+    pool = make_pool(1, 1, 1, clock=clock)
+    owner = pool.keys[2]
+    assert {pool.acquire("m", pin=owner).label for _ in range(3)} == {"k2"}
+    assert pool.by_id(owner.key_id) is owner
+    pool.record_failure(owner, "m", Verdict(Effect.COOLDOWN, True, "rl", cooldown=20))
+    with pytest.raises(NoKeyAvailable) as caught:
+        pool.acquire("m", pin=owner)
+    assert caught.value.retry_after == pytest.approx(20)
+    assert "owns a resource" in caught.value.message
+
+
+def test_key_id_is_stable_and_not_the_secret() -> None:
+    a = PoolKey(index=0, secret="AIzaSecretValue123", label="a")
+    b = PoolKey(index=5, secret="AIzaSecretValue123", label="b")
+    assert a.key_id == b.key_id and len(a.key_id) == 16
+    assert "Secret" not in a.key_id

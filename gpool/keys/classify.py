@@ -47,7 +47,7 @@ def classify(status: int, body: bytes, *, now: float) -> Verdict:
     | answer                                   | key                     | request  |
     |------------------------------------------|-------------------------|----------|
     | 400 ErrorInfo.reason API_KEY_INVALID     | disabled                | retried  |
-    | 401, 403                                 | disabled                | retried  |
+    | 401, 403 about the key (suspended…)      | disabled                | retried  |
     | 429 per-day quotaId                      | cooled down to midnight | retried  |
     | 429 otherwise                            | cooled down (RetryInfo) | retried  |
     | 500, 502, 503, 504                       | transient failure       | retried  |
@@ -59,7 +59,7 @@ def classify(status: int, body: bytes, *, now: float) -> Verdict:
     reason = _error_info_reason(details) or str(error.get("status") or status)
     if status == 400 and reason == "API_KEY_INVALID":
         return Verdict(Effect.DISABLE, retry=True, reason=reason)
-    if status in (401, 403):
+    if status == 401 or (status == 403 and _key_refused(reason, error)):
         return Verdict(Effect.DISABLE, retry=True, reason=reason)
     if status == 429:
         quota_ids = _quota_ids(details)
@@ -76,6 +76,29 @@ def classify(status: int, body: bytes, *, now: float) -> Verdict:
     if status in (500, 502, 503, 504):
         return Verdict(Effect.TRANSIENT, retry=True, reason=reason)
     return Verdict(Effect.NONE, retry=False, reason=reason)
+
+
+# 403 reasons that condemn the key (its project), not the request.
+_KEY_REASONS = frozenset(
+    {
+        "CONSUMER_SUSPENDED",
+        "SERVICE_DISABLED",
+        "API_KEY_SERVICE_BLOCKED",
+        "API_KEY_HTTP_REFERRER_BLOCKED",
+        "API_KEY_IP_ADDRESS_BLOCKED",
+        "API_KEY_ANDROID_APP_BLOCKED",
+        "API_KEY_IOS_APP_BLOCKED",
+        "BILLING_DISABLED",
+    }
+)
+
+
+def _key_refused(reason: str, error: dict[str, object]) -> bool:
+    """A 403 about the key; not one about a file or cache the key cannot see."""
+    if reason in _KEY_REASONS:
+        return True
+    message = str(error.get("message", ""))
+    return "API key" in message or "unregistered callers" in message
 
 
 def next_pacific_midnight(now: float) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Collection, Sequence
@@ -32,6 +33,11 @@ class PoolKey:
     disabled: str | None = None  # why, while disabled
     cooldowns: dict[str, float] = field(factory=dict)  # model -> wall-clock end
     failures: int = 0  # consecutive transient failures
+    # A stable name for the key in shared and persisted state: never the secret itself.
+    key_id: str = field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.key_id = hashlib.sha256(self.secret.encode()).hexdigest()[:16]
 
     @property
     def masked(self) -> str:
@@ -57,13 +63,22 @@ class KeyPool:
         self._clock = clock
         self._order = _schedule([k.weight for k in self.keys])
         self._cursor = 0
+        self._by_id = {k.key_id: k for k in self.keys}
 
-    def acquire(self, model: str, exclude: Collection[PoolKey] = ()) -> PoolKey:
+    def by_id(self, key_id: str) -> PoolKey | None:
+        return self._by_id.get(key_id)
+
+    def acquire(
+        self, model: str, exclude: Collection[PoolKey] = (), *, pin: PoolKey | None = None
+    ) -> PoolKey:
         """The next usable key for ``model`` in round-robin order, skipping ``exclude``.
 
-        Raises ``NoKeyAvailable`` with ``retry_after`` set to the soonest cooldown end.
+        With ``pin`` (the key that owns a file or cache the request uses) only that key will
+        do. Raises ``NoKeyAvailable`` with ``retry_after`` set to the soonest cooldown end.
         """
         now = self._clock()
+        if pin is not None:
+            return self._pinned(pin, model, exclude, now)
         order = self._order
         size = len(order)
         start = self._cursor
@@ -73,6 +88,21 @@ class KeyPool:
                 self._cursor = (start + step + 1) % size
                 return key
         raise self._exhausted(model, exclude, now)
+
+    def _pinned(
+        self, key: PoolKey, model: str, exclude: Collection[PoolKey], now: float
+    ) -> PoolKey:
+        until = key.cooldowns.get(model, 0.0)
+        if key.disabled is None and key not in exclude and until <= now:
+            return key
+        if key.disabled is not None or key in exclude:
+            why = "is disabled" if key.disabled is not None else "has already failed this request"
+            return_after = None
+        else:
+            why, return_after = "is cooling down", max(1.0, until - now)
+        raise NoKeyAvailable(
+            f"the API key that owns a resource this request uses {why}", retry_after=return_after
+        )
 
     def _exhausted(self, model: str, exclude: Collection[PoolKey], now: float) -> NoKeyAvailable:
         live = [k for k in self.keys if k.disabled is None]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 
 from aiohttp import web
@@ -9,6 +10,10 @@ from aiohttp.typedefs import Handler, Middleware
 
 from gpool.errors import Unauthorized
 from gpool.routes import route_info
+from gpool.state import CLIENT
+
+#: The client of an open gpool (no auth.tokens): every caller is the same one.
+ANONYMOUS = "anonymous"
 
 __all__ = ["auth_middleware", "client_credential"]
 
@@ -28,16 +33,19 @@ def auth_middleware(tokens: tuple[str, ...]) -> Middleware:
     The CLI refuses to serve an open gpool on a non-loopback address.
     """
     known = [t.encode() for t in tokens]
+    # A client is named by a digest of its token: stable, shareable, and no secret.
+    names = [f"client-{hashlib.sha256(t).hexdigest()[:12]}" for t in known]
 
-    def accepted(credential: str) -> bool:
+    def client_of(credential: str) -> str | None:
         candidate = credential.encode()
         # Compare against every token so timing says nothing about which one matched.
         matches = [hmac.compare_digest(candidate, t) for t in known]
-        return any(matches)
+        return names[matches.index(True)] if any(matches) else None
 
     @web.middleware
     async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
         if not known:
+            request[CLIENT] = ANONYMOUS
             return await handler(request)
         info = route_info(request)
         if info is not None and info.public:
@@ -47,8 +55,10 @@ def auth_middleware(tokens: tuple[str, ...]) -> Middleware:
             raise Unauthorized(
                 "missing client token: send it as 'Authorization: Bearer …' or 'x-goog-api-key'"
             )
-        if not accepted(credential):
+        client = client_of(credential)
+        if client is None:
             raise Unauthorized("invalid client token")
+        request[CLIENT] = client
         return await handler(request)
 
     return auth

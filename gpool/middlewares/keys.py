@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from gpool.errors import UpstreamFailure
-from gpool.keys import KeyPool
+from gpool.keys import KeyPool, PoolKey
 from gpool.keys.pool import NO_MODEL
 from gpool.routes import route_info
-from gpool.state import KEY, STREAM_FAILURE, TRIED_KEYS, UPSTREAM_MODEL
+from gpool.state import KEY, PIN, STREAM_FAILURE, TRIED_KEYS, UPSTREAM_MODEL
 
-__all__ = ["keys_middleware"]
+__all__ = ["PinFor", "keys_middleware", "no_pin"]
+
+PinFor = Callable[[web.Request], Awaitable[PoolKey | None]]
 
 
-def keys_middleware(pool: KeyPool) -> Middleware:
-    """Give the handler a key in ``request[KEY]``; report the outcome to the pool."""
+async def no_pin(request: web.Request) -> PoolKey | None:
+    return None
+
+
+def keys_middleware(pool: KeyPool, pin_for: PinFor = no_pin) -> Middleware:
+    """Give the handler a key in ``request[KEY]``; report the outcome to the pool.
+
+    ``pin_for`` names the one key a request must use, when it refers to a file or a
+    cached content that only that key's project can see.
+    """
 
     @web.middleware
     async def keys(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -24,7 +36,9 @@ def keys_middleware(pool: KeyPool) -> Middleware:
             return await handler(request)
         model = request.get(UPSTREAM_MODEL, NO_MODEL)
         tried = request.setdefault(TRIED_KEYS, [])
-        key = pool.acquire(model, exclude=tried)
+        if PIN not in request:
+            request[PIN] = await pin_for(request)
+        key = pool.acquire(model, exclude=tried, pin=request[PIN])
         tried.append(key)
         request[KEY] = key
         try:
