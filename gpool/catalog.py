@@ -102,7 +102,7 @@ class ModelCatalog:
     async def _load(self) -> dict[str, Model]:
         tried: list[PoolKey] = []
         while True:
-            key = self._pool.acquire(NO_MODEL, exclude=tried)
+            key = await self._pool.acquire(NO_MODEL, exclude=tried)
             tried.append(key)
             try:
                 models = await self._fetch_all(key)
@@ -112,7 +112,7 @@ class ModelCatalog:
                     self._failed_at = self._clock()
                     raise
                 continue
-            self._pool.record_success(key, NO_MODEL)
+            await self._pool.record_success(key, NO_MODEL)
             self._models = models
             self._fetched_at = self._clock()
             self._failed_at = None

@@ -7,6 +7,7 @@
         ├── BadRequest           400: the client sent something we cannot use
         ├── ModelNotFound        404: denied, unknown or unaliased model
         ├── NoKeyAvailable       503: every key is disabled, cooling down or already tried
+        │   └── CapacityExhausted  429: every healthy key is at its declared limits
         └── UpstreamFailure      the upstream answer cannot be used for this attempt
             ├── UpstreamHTTPError    an error status with its (Google-shaped) body
             ├── UpstreamUnreachable  connection, TLS or proxy error
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BadRequest",
+    "CapacityExhausted",
     "GpoolError",
     "ModelNotFound",
     "NoKeyAvailable",
@@ -90,6 +92,15 @@ class NoKeyAvailable(RequestError):
         super().__init__(message, retry_after=retry_after)
         #: Usable keys remain, but this request has already tried them all.
         self.tried_out = tried_out
+
+
+class CapacityExhausted(NoKeyAvailable):
+    """Every healthy key is at the limits the operator declared: a 429, not an outage."""
+
+    status = 429
+    google_status = "RESOURCE_EXHAUSTED"
+    openai_type = "requests"
+    openai_code = "rate_limit_exceeded"
 
 
 class UpstreamFailure(RequestError):

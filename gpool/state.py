@@ -31,6 +31,7 @@ __all__ = [
     "RESPONSE_STARTED",
     "ROUTES",
     "STREAM_FAILURE",
+    "TOKENS",
     "TRIED_KEYS",
     "UPSTREAM",
     "UPSTREAM_MODEL",
@@ -58,3 +59,4 @@ BODY: web.RequestKey[dict[str, Any]] = web.RequestKey("body")  # a JSON body, pa
 PREPARED: web.RequestKey[Any] = web.RequestKey("prepared")  # a handler's work kept across retries
 CLIENT: web.RequestKey[str] = web.RequestKey("client")  # who is calling: set by auth, no secret
 PIN: web.RequestKey[PoolKey | None] = web.RequestKey("pin")  # the key a resource ties us to
+TOKENS: web.RequestKey[int] = web.RequestKey("tokens")  # what the answer cost, for tpm limits

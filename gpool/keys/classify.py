@@ -17,9 +17,6 @@ _TYPE_PREFIX = "type.googleapis.com/google.rpc."
 _RETRY_IN = re.compile(r"[Pp]lease retry in ([0-9.]+)(ms|s)")
 _DURATION = re.compile(r"^([0-9.]+)s$")
 
-#: Cooldown for a 429 that names no delay; the key-intelligence layer refines this.
-DEFAULT_COOLDOWN = 60.0
-
 
 class Effect(enum.Enum):
     NONE = "none"  # the client's fault: the key is innocent
@@ -34,6 +31,7 @@ class Verdict:
     retry: bool
     reason: str
     cooldown: float = 0.0  # seconds, for Effect.COOLDOWN
+    backoff: bool = False  # a cooldown the upstream gave no delay for: the pool backs off
 
 
 def transient(reason: str) -> Verdict:
@@ -49,7 +47,8 @@ def classify(status: int, body: bytes, *, now: float) -> Verdict:
     | 400 ErrorInfo.reason API_KEY_INVALID     | disabled                | retried  |
     | 401, 403 about the key (suspended…)      | disabled                | retried  |
     | 429 per-day quotaId                      | cooled down to midnight | retried  |
-    | 429 otherwise                            | cooled down (RetryInfo) | retried  |
+    | 429 with a delay (RetryInfo, message)    | cooled down that long   | retried  |
+    | 429 with no delay                        | exponential backoff     | retried  |
     | 500, 502, 503, 504                       | transient failure       | retried  |
     | any other status                         | untouched               | returned |
     """
@@ -67,12 +66,9 @@ def classify(status: int, body: bytes, *, now: float) -> Verdict:
             until = next_pacific_midnight(now)
             return Verdict(Effect.COOLDOWN, retry=True, reason="daily quota", cooldown=until - now)
         delay = _retry_delay(details, str(error.get("message", "")))
-        return Verdict(
-            Effect.COOLDOWN,
-            retry=True,
-            reason="rate limited",
-            cooldown=DEFAULT_COOLDOWN if delay is None else delay,
-        )
+        if delay is None:
+            return Verdict(Effect.COOLDOWN, retry=True, reason="rate limited", backoff=True)
+        return Verdict(Effect.COOLDOWN, retry=True, reason="rate limited", cooldown=delay)
     if status in (500, 502, 503, 504):
         return Verdict(Effect.TRANSIENT, retry=True, reason=reason)
     return Verdict(Effect.NONE, retry=False, reason=reason)

@@ -11,7 +11,7 @@ from gpool.errors import UpstreamFailure
 from gpool.keys import KeyPool, PoolKey
 from gpool.keys.pool import NO_MODEL
 from gpool.routes import route_info
-from gpool.state import KEY, PIN, STREAM_FAILURE, TRIED_KEYS, UPSTREAM_MODEL
+from gpool.state import KEY, PIN, STREAM_FAILURE, TOKENS, TRIED_KEYS, UPSTREAM_MODEL
 
 __all__ = ["PinFor", "keys_middleware", "no_pin"]
 
@@ -38,7 +38,7 @@ def keys_middleware(pool: KeyPool, pin_for: PinFor = no_pin) -> Middleware:
         tried = request.setdefault(TRIED_KEYS, [])
         if PIN not in request:
             request[PIN] = await pin_for(request)
-        key = pool.acquire(model, exclude=tried, pin=request[PIN])
+        key = await pool.acquire(model, exclude=tried, pin=request[PIN])
         tried.append(key)
         request[KEY] = key
         try:
@@ -48,7 +48,7 @@ def keys_middleware(pool: KeyPool, pin_for: PinFor = no_pin) -> Middleware:
             raise
         failure = request.pop(STREAM_FAILURE, None)
         if failure is None:
-            pool.record_success(key, model)
+            await pool.record_success(key, model, request.pop(TOKENS, None))
         else:
             pool.record_failure(key, model, failure)
         return response
