@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
 from gpool.catalog import ModelCatalog
 from gpool.config import Config
-from gpool.keys import KeyPool, PoolKey
+from gpool.keys.build import build_pool, build_retry_budget
 from gpool.media import MediaFetcher, MediaPolicy
 from gpool.middlewares import (
     apply_response_headers,
@@ -21,25 +23,12 @@ from gpool.middlewares import (
     retry_middleware,
 )
 from gpool.model_policy import ModelPolicy
+from gpool.recovery import RecoveryProbe
 from gpool.routes import setup_routes
-from gpool.state import CATALOG, CONFIG, MEDIA, POOL, UPSTREAM
+from gpool.state import CATALOG, CONFIG, MEDIA, POOL, PROBE, UPSTREAM
 from gpool.upstream import Upstream
 
 __all__ = ["create_app"]
-
-
-def _pool_keys(config: Config) -> list[PoolKey]:
-    default_proxy = config.upstream.proxy
-    return [
-        PoolKey(
-            index=i,
-            secret=k.key,
-            label=k.label,
-            proxy=k.proxy or default_proxy,
-            weight=k.weight,
-        )
-        for i, k in enumerate(config.keys)
-    ]
 
 
 def create_app(config: Config) -> web.Application:
@@ -49,7 +38,7 @@ def create_app(config: Config) -> web.Application:
     server with ``handler_cancellation=True`` so a client that hangs up cancels its
     upstream call at once (``gpool serve`` does).
     """
-    pool = KeyPool(_pool_keys(config))
+    pool = build_pool(config)
     upstream = Upstream(config.upstream, {k.proxy for k in pool.keys})
     policy = ModelPolicy(config.models)
     catalog = ModelCatalog(
@@ -72,6 +61,12 @@ def create_app(config: Config) -> web.Application:
     app[UPSTREAM] = upstream
     app[CATALOG] = catalog
     app[MEDIA] = media
+    app[PROBE] = RecoveryProbe(
+        pool,
+        upstream,
+        interval=config.pool.probe_interval,
+        concurrency=config.pool.probe_concurrency,
+    )
     # Order matters: each stage may rely on what the ones before it did.
     app.middlewares.extend(
         [
@@ -80,7 +75,8 @@ def create_app(config: Config) -> web.Application:
             cors_middleware(config.cors),  # preflights are answered before auth
             auth_middleware(config.auth.tokens),
             models_middleware(policy, catalog),  # refuse before a key is spent
-            retry_middleware(config.retry.max_attempts),  # outside keys: a new key per try
+            # Outside key selection, so every attempt draws a new key.
+            retry_middleware(config.retry.max_attempts, build_retry_budget(config)),
             keys_middleware(pool),
         ]
     )
@@ -91,9 +87,16 @@ def create_app(config: Config) -> web.Application:
 
 
 async def _sessions_ctx(app: web.Application) -> AsyncIterator[None]:
+    pool = app[POOL]
+    await pool.ledger.start(pool)
     await app[UPSTREAM].start()
     await app[MEDIA].start()
+    probes = asyncio.create_task(app[PROBE].run())
     yield
+    probes.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await probes
     await app[CATALOG].close()
     await app[MEDIA].close()
     await app[UPSTREAM].close()
+    await pool.ledger.close()

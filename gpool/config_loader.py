@@ -295,7 +295,16 @@ def parse_config(
     problems[:0] = env_problems
     if problems or config is None:
         raise ConfigError(f"{path}: {message}" for path, message in problems)
-    return attrs.evolve(config, keys=_dedup(config.keys))
+    return attrs.evolve(config, keys=_dedup(config.keys), state=_anchor(config.state, base_dir))
+
+
+def _anchor(state: str, base_dir: Path | None) -> str:
+    """A relative sqlite path is read from the config file's directory, not the cwd."""
+    prefix = "sqlite:///"
+    if base_dir is None or not state.startswith(prefix):
+        return state
+    path = Path(state.removeprefix(prefix))
+    return state if path.is_absolute() else prefix + str((base_dir / path).resolve())
 
 
 def load_config(path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None) -> Config:

@@ -33,6 +33,7 @@ def demo_config(upstream_url: str, *, host: str, port: int) -> Config:
         upstream=UpstreamConfig(base_url=upstream_url),
         keys=keys,
         retry=RetryConfig(max_attempts=len(keys)),
+        state="memory",
     )
 
 

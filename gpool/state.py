@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from gpool.config import Config
     from gpool.keys import KeyPool, PoolKey, Verdict
     from gpool.media import MediaFetcher
+    from gpool.recovery import RecoveryProbe
     from gpool.resources import ResourceMap
     from gpool.routes import RouteInfo
     from gpool.upstream import Upstream
@@ -26,6 +27,7 @@ __all__ = [
     "PIN",
     "POOL",
     "PREPARED",
+    "PROBE",
     "RESOURCES",
     "RESPONSE_HEADERS",
     "RESPONSE_STARTED",
@@ -44,6 +46,7 @@ UPSTREAM: web.AppKey[Upstream] = web.AppKey("upstream")
 CATALOG: web.AppKey[ModelCatalog] = web.AppKey("catalog")
 MEDIA: web.AppKey[MediaFetcher] = web.AppKey("media")
 RESOURCES: web.AppKey[ResourceMap] = web.AppKey("resources")
+PROBE: web.AppKey[RecoveryProbe] = web.AppKey("probe")
 ROUTES: web.AppKey[dict[str, RouteInfo]] = web.AppKey("routes")
 
 # Per-request state, written by one middleware and read by the stages after it.

@@ -42,6 +42,7 @@ def make_config(upstream_url: str) -> MakeConfig:
             "upstream", UpstreamConfig(base_url=upstream_url, connect_timeout=2, read_timeout=5)
         )
         key_configs = tuple(KeyConfig(key=k) if isinstance(k, str) else k for k in keys)
+        sections.setdefault("state", "memory")
         return Config(keys=key_configs, upstream=upstream, **sections)
 
     return make

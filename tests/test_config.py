@@ -376,3 +376,54 @@ def test_media_allow_private_rejects_other_strings() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config({"keys": ["k1"], "media": {"allow_private": "sure"}})
     assert str(caught.value) == "$.media.allow_private: expected true or false, got 'sure'"
+
+
+def test_relative_sqlite_state_is_read_from_the_config_directory(tmp_path: Path) -> None:
+    config_file = tmp_path / "conf" / "gpool.yaml"
+    config_file.parent.mkdir()
+    config_file.write_text("keys: [k1]\n")
+    assert load_config(config_file).state == f"sqlite:///{tmp_path / 'conf' / 'gpool.db'}"
+    config_file.write_text("keys: [k1]\nstate: sqlite:////var/lib/gpool/state.db\n")
+    assert load_config(config_file).state == "sqlite:////var/lib/gpool/state.db"
+
+
+@pytest.mark.parametrize(
+    ("state", "message"),
+    [
+        (
+            "postgres://db",
+            "$.state: must be memory, sqlite:///path/to/gpool.db or redis://host:port/db",
+        ),
+        (
+            "sqlite://relative",
+            "$.state: must be memory, sqlite:///path/to/gpool.db or redis://host:port/db",
+        ),
+    ],
+)
+def test_bad_state_urls(state: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"keys": ["k1"], "state": state})
+    assert str(caught.value) == message
+
+
+def test_limits_and_pool_sections() -> None:
+    data = yaml.safe_load(
+        """
+keys:
+  - k1
+  - {key: k2, limits: {gemini-2.5-flash: {rpm: 1000}}}
+limits:
+  gemini-2.5-flash: {rpm: 10, rpd: 250, tpm: 250000}
+pool: {strategy: least_used, max_ejected_percent: 30}
+"""
+    )
+    config = parse_config(data)
+    assert config.limits["gemini-2.5-flash"].rpd == 250
+    assert config.keys[1].limits["gemini-2.5-flash"].rpm == 1000
+    assert config.pool.strategy == "least_used"
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"keys": ["k1"], "limits": {"m": {"rpm": 0}}, "pool": {"strategy": "random"}})
+    assert sorted(caught.value.problems) == [
+        "$.limits['m'].rpm: must be at least 1, got 0",
+        "$.pool.strategy: must be one of round_robin, least_used, weighted; got 'random'",
+    ]

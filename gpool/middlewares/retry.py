@@ -8,6 +8,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from gpool.errors import NoKeyAvailable, UpstreamFailure
+from gpool.keys import RetryBudget
 from gpool.routes import route_info
 from gpool.state import RESPONSE_STARTED, TRIED_KEYS
 
@@ -16,8 +17,8 @@ __all__ = ["retry_middleware"]
 log = logging.getLogger("gpool.retry")
 
 
-def retry_middleware(max_attempts: int) -> Middleware:
-    """Retry a failed attempt up to ``max_attempts`` in all.
+def retry_middleware(max_attempts: int, budget: RetryBudget | None = None) -> Middleware:
+    """Retry a failed attempt up to ``max_attempts`` in all, within the retry ``budget``.
 
     It sits outside key selection, so every attempt chooses its key afresh and never one
     already tried. Nothing is retried once the response has started.
@@ -29,6 +30,8 @@ def retry_middleware(max_attempts: int) -> Middleware:
         if info is None or not info.keyed:
             return await handler(request)
         request[TRIED_KEYS] = []
+        if budget is not None:
+            budget.request()
         attempt = 1
         failure: UpstreamFailure | None = None
         while True:
@@ -42,6 +45,9 @@ def retry_middleware(max_attempts: int) -> Middleware:
             except UpstreamFailure as exc:
                 failure = exc
                 if not exc.retryable or attempt >= max_attempts or request.get(RESPONSE_STARTED):
+                    raise
+                if budget is not None and not budget.try_retry():
+                    log.warning("retry budget spent: not failing over (%s)", exc.verdict.reason)
                     raise
                 key = request[TRIED_KEYS][-1]
                 log.info(
