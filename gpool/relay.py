@@ -10,7 +10,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from gpool.errors import UpstreamFailure
 from gpool.keys import transient
-from gpool.state import KEY, STREAM_FAILURE
+from gpool.state import KEY, STREAM_FAILURE, TOKENS
 from gpool.streams import StreamIncomplete, StreamTransform
 from gpool.upstream import UPSTREAM_ERRORS, UpstreamResponse, as_failure
 
@@ -66,7 +66,8 @@ async def relay(
         await response.write_eof()
         return response
     length = answer.headers.get("Content-Length", "")
-    if transform is None and length.isdigit() and "Content-Encoding" not in answer.headers:
+    same_bytes = transform is None or transform.same_bytes
+    if same_bytes and length.isdigit() and "Content-Encoding" not in answer.headers:
         response.content_length = int(length)
     await response.prepare(request)
 
@@ -94,6 +95,8 @@ async def relay(
             tail = transform.finish()
         except StreamIncomplete as exc:
             failure = UpstreamFailure(exc.message, transient("stream cut"))
+    if transform is not None and transform.tokens:
+        request[TOKENS] = transform.tokens
     if failure is not None:
         request[STREAM_FAILURE] = failure.verdict
         log.warning("upstream stream failed after the first byte: %s", failure.message)

@@ -8,6 +8,7 @@ transform re-encodes Gemini's events as chat.completion chunks.
 from __future__ import annotations
 
 import json
+import re
 from typing import Protocol
 
 from gpool.translate import (
@@ -18,7 +19,7 @@ from gpool.translate import (
     sse_event,
 )
 
-__all__ = ["GeminiStream", "OpenAIChatStream", "StreamIncomplete", "StreamTransform"]
+__all__ = ["GeminiStream", "OpenAIChatStream", "StreamIncomplete", "StreamTransform", "TokenTap"]
 
 
 class StreamIncomplete(Exception):
@@ -30,6 +31,14 @@ class StreamIncomplete(Exception):
 
 
 class StreamTransform(Protocol):
+    @property
+    def same_bytes(self) -> bool:
+        """The client gets the upstream's bytes unchanged (so Content-Length still holds)."""
+
+    @property
+    def tokens(self) -> int | None:
+        """The answer's total token count once known, for tokens-per-minute limits."""
+
     def feed(self, chunk: bytes) -> bytes:
         """Bytes to send the client for one upstream chunk (may be empty)."""
 
@@ -44,20 +53,51 @@ class StreamTransform(Protocol):
 # itself (an SSE error event, or an error element of the JSON array, pretty-printed).
 _ENDINGS = (b'"finishReason"', b'data: {"error"', b'{\n  "error"')
 _CUT = "gpool: the upstream stream ended before the answer was finished"
+_TOTAL = re.compile(rb'"totalTokenCount": ?(\d+)')
+
+
+class TokenTap:
+    """Native unary pass-through that notes the answer's totalTokenCount on the way."""
+
+    same_bytes = True
+
+    def __init__(self) -> None:
+        self.tokens: int | None = None
+        self._last = b""
+
+    def feed(self, chunk: bytes) -> bytes:
+        # The count sits near the end; a window over the chunk seam catches a split one.
+        for match in _TOTAL.finditer(self._last[-32:] + chunk):
+            self.tokens = int(match.group(1))
+        self._last = chunk
+        return chunk
+
+    def finish(self) -> bytes:
+        return b""
+
+    def error_frame(self, message: str) -> bytes:
+        return b""
 
 
 class GeminiStream:
     """Native pass-through: bytes go out untouched; a stream with no end is reported."""
 
-    def __init__(self, *, sse: bool) -> None:
+    same_bytes = True
+
+    def __init__(self, *, sse: bool, count_tokens: bool = False) -> None:
         self._sse = sse
         self._finished = False
         self._last = b""  # the latest chunk, to find a marker split across two chunks
+        self._tap = TokenTap() if count_tokens else None
+        self.tokens: int | None = None
 
     def feed(self, chunk: bytes) -> bytes:
         if not self._finished:
             window = self._last[-16:] + chunk
             self._finished = any(marker in window for marker in _ENDINGS)
+        if self._tap is not None:
+            self._tap.feed(chunk)
+            self.tokens = self._tap.tokens
         self._last = chunk
         return chunk
 
@@ -84,9 +124,15 @@ class GeminiStream:
 class OpenAIChatStream:
     """Gemini's SSE events in, OpenAI chat.completion chunks out, then ``data: [DONE]``."""
 
+    same_bytes = False
+
     def __init__(self, translator: ChatStreamTranslator) -> None:
         self._translator = translator
         self._decoder = SSEDecoder()
+
+    @property
+    def tokens(self) -> int | None:
+        return self._translator.total_tokens
 
     def feed(self, chunk: bytes) -> bytes:
         return self._translate(self._decoder.decode(chunk))

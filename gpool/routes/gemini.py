@@ -11,8 +11,8 @@ from aiohttp import web
 from gpool.errors import BadRequest, ModelNotFound
 from gpool.relay import relay
 from gpool.routes import RouteInfo
-from gpool.state import CATALOG, KEY, MODEL, UPSTREAM, UPSTREAM_MODEL
-from gpool.streams import GeminiStream
+from gpool.state import CATALOG, KEY, MODEL, POOL, UPSTREAM, UPSTREAM_MODEL
+from gpool.streams import GeminiStream, TokenTap
 
 __all__ = ["ROUTES", "get_model", "list_models"]
 
@@ -34,10 +34,17 @@ async def call_model(request: web.Request) -> web.StreamResponse:
     async with request.app[UPSTREAM].open(
         request[KEY], "POST", path, query=request.query.items(), headers=request.headers, body=body
     ) as answer:
+        count = _counts_tokens(request, model)
         if method != "streamGenerateContent":
-            return await relay(request, answer)
+            return await relay(request, answer, TokenTap() if count else None)
         sse = answer.headers.get("Content-Type", "").startswith("text/event-stream")
-        return await relay(request, answer, GeminiStream(sse=sse))
+        return await relay(request, answer, GeminiStream(sse=sse, count_tokens=count))
+
+
+def _counts_tokens(request: web.Request, model: str) -> bool:
+    """Whether a tokens-per-minute limit needs this answer's token count."""
+    limit = request.app[POOL].limits.for_key(request[KEY].key_id, model)
+    return limit is not None and limit.tpm is not None
 
 
 def _realias_batch(body: bytes, alias: str, target: str) -> bytes:

@@ -16,7 +16,17 @@ from gpool.keys import Effect, Verdict
 from gpool.relay import relay
 from gpool.routes import RouteInfo
 from gpool.routes.gemini import get_model, list_models
-from gpool.state import BODY, CATALOG, KEY, MEDIA, MODEL, PREPARED, UPSTREAM, UPSTREAM_MODEL
+from gpool.state import (
+    BODY,
+    CATALOG,
+    KEY,
+    MEDIA,
+    MODEL,
+    PREPARED,
+    TOKENS,
+    UPSTREAM,
+    UPSTREAM_MODEL,
+)
 from gpool.streams import OpenAIChatStream
 from gpool.translate import (
     ChatPlan,
@@ -113,6 +123,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         )
     except EmptyAnswer as exc:
         raise _empty(exc) from None
+    request[TOKENS] = completion["usage"]["total_tokens"]
     return web.json_response(completion)
 
 

@@ -60,6 +60,12 @@ class ChatStreamTranslator:
         self._usage: Any = None
 
     @property
+    def total_tokens(self) -> int | None:
+        """The total token count of the latest usageMetadata (final once the stream ends)."""
+        total = pick(self._usage, "totalTokenCount")
+        return total if is_int(total) else None
+
+    @property
     def finished(self) -> bool:
         """A finishReason (or a prompt block) has been seen for every choice."""
         if self._blocked:
