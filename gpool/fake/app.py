@@ -7,12 +7,15 @@ from typing import Any
 
 from aiohttp import web
 
+from .caches import add_cache_routes
 from .catalog import CATALOG, ModelInfo, list_page, model_json
 from .embed import batch_embed, embed_content
 from .faults import fault_body, no_key_error, not_found
+from .files import add_file_routes
 from .generate import unary_response
 from .keys import fault_of
 from .plan import plan_generate
+from .projects import FAKE_PROJECTS, Projects, check_references
 from .reading import count_tokens, parse_body, pick
 from .state import CALL, FAKE_STATE, FakeOptions, FakeState, RecordedCall
 from .stream import hang_up, pause, write_stream
@@ -176,6 +179,7 @@ async def _model_call(request: web.Request) -> web.StreamResponse:
     state = request.app[FAKE_STATE]
     try:
         body = parse_body(request[CALL].body)
+        check_references(body, model.id, request[CALL].key or "", request.app[FAKE_PROJECTS])
         if verb == "embedContent":
             return json_response(embed_content(body, model))
         if verb == "batchEmbedContents":
@@ -220,10 +224,13 @@ def create_fake_app(
     )
     app = web.Application(middlewares=[_record], client_max_size=MAX_BODY)
     app[FAKE_STATE] = FakeState(options=options)
+    app[FAKE_PROJECTS] = Projects()
     app.on_startup.append(_on_startup)
     app.on_shutdown.append(_on_shutdown)
     prefix = f"/{{version:{_VERSIONS}}}/models"
     app.router.add_get(prefix, _list_models)
     app.router.add_get(prefix + "/{model:[^/:]+}", _get_model)
     app.router.add_post(prefix + "/{model:[^/:]+}:{verb}", _model_call)
+    add_file_routes(app, _VERSIONS)
+    add_cache_routes(app, _VERSIONS)
     return app

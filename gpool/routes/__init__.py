@@ -30,11 +30,17 @@ def route_info(request: web.Request) -> RouteInfo | None:
 
 def setup_routes(app: web.Application) -> None:
     """Register every route and its RouteInfo."""
-    from gpool.routes import gemini, health, openai
+    from gpool.routes import caches, files, gemini, health, openai
 
     infos: dict[str, RouteInfo] = {}
     # OpenAI's static /v1/... paths come first: they share /v1/models with the Gemini routes.
-    for name, method, path, handler, info in (*openai.ROUTES, *gemini.ROUTES, *health.ROUTES):
+    for name, method, path, handler, info in (
+        *openai.ROUTES,
+        *gemini.ROUTES,
+        *files.ROUTES,
+        *caches.ROUTES,
+        *health.ROUTES,
+    ):
         app.router.add_route(method, path, handler, name=name)
         infos[name] = info
     app[ROUTES] = infos
