@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from gpool.affinity import Affinity
 from gpool.catalog import ModelCatalog
 from gpool.config import Config
 from gpool.keys.build import build_pool, build_retry_budget
@@ -25,20 +26,22 @@ from gpool.middlewares import (
 from gpool.model_policy import ModelPolicy
 from gpool.recovery import RecoveryProbe
 from gpool.routes import setup_routes
-from gpool.state import CATALOG, CONFIG, MEDIA, POOL, PROBE, UPSTREAM
+from gpool.state import CATALOG, CONFIG, MEDIA, POOL, PROBE, RESOURCES, UPSTREAM
 from gpool.upstream import Upstream
 
 __all__ = ["create_app"]
 
 
-def create_app(config: Config) -> web.Application:
+def create_app(config: Config, *, worker: tuple[int, int] | None = None) -> web.Application:
     """Build gpool. Nothing is global: two apps in one process share nothing.
+
+    ``worker=(index, count)`` when ``gpool serve --workers`` runs several processes.
 
     As a sub-app, the parent's ``client_max_size`` and server settings apply; run the
     server with ``handler_cancellation=True`` so a client that hangs up cancels its
     upstream call at once (``gpool serve`` does).
     """
-    pool = build_pool(config)
+    pool = build_pool(config, worker=worker)
     upstream = Upstream(config.upstream, {k.proxy for k in pool.keys})
     policy = ModelPolicy(config.models)
     catalog = ModelCatalog(
@@ -61,6 +64,9 @@ def create_app(config: Config) -> web.Application:
     app[UPSTREAM] = upstream
     app[CATALOG] = catalog
     app[MEDIA] = media
+    # Owners of files and caches live in the ledger, so they persist and are shared.
+    app[RESOURCES] = resources = pool.ledger.resources
+    affinity = Affinity(resources, pool, upstream_url=config.upstream.base_url)
     app[PROBE] = RecoveryProbe(
         pool,
         upstream,
@@ -77,7 +83,7 @@ def create_app(config: Config) -> web.Application:
             models_middleware(policy, catalog),  # refuse before a key is spent
             # Outside key selection, so every attempt draws a new key.
             retry_middleware(config.retry.max_attempts, build_retry_budget(config)),
-            keys_middleware(pool),
+            keys_middleware(pool, affinity.pin_for),
         ]
     )
     app.on_response_prepare.append(apply_response_headers)

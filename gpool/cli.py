@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import ipaddress
-import signal
 import sys
 from collections.abc import Sequence
 
 import attrs
-from aiohttp import web
 
 from gpool import __version__
-from gpool.app import create_app
 from gpool.config import Config
 from gpool.config_loader import ConfigError, config_summary, load_config
 from gpool.logs import setup_logging
+from gpool.serving import serve, serve_demo
+from gpool.workers import run_workers
 
 __all__ = ["main"]
 
@@ -38,6 +36,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", help="listen address (overrides server.host)")
     serve.add_argument("--port", type=int, help="listen port (overrides server.port)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="processes sharing the port (SO_REUSEPORT) and the state file or Redis",
+    )
     check = commands.add_parser("check-config", help="validate a configuration and summarise it")
     check.add_argument("--config", metavar="PATH", required=True)
     return parser
@@ -53,8 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"  {line}")
             return 0
         if args.demo:
-            return asyncio.run(_serve_demo(args.host, args.port))
-        config = _override(load_config(args.config), args.host, args.port)
+            return asyncio.run(serve_demo(args.host, args.port))
+        config = override(load_config(args.config), args.host, args.port)
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"gpool: config error: {problem}", file=sys.stderr)
@@ -63,12 +68,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     if refusal:
         print(f"gpool: refusing to start: {refusal}", file=sys.stderr)
         return EXIT_USAGE
+    if args.workers > 1:
+        if config.state == "memory":
+            print(
+                "gpool: refusing to start: --workers needs state the workers can share;"
+                " set state to sqlite:///path/gpool.db or redis://host:port/db",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        return run_workers(args.config, args.host, args.port, args.workers)
     setup_logging(config.log.level, config.log.format)
-    asyncio.run(_serve(config))
+    asyncio.run(serve(config))
     return 0
 
 
-def _override(config: Config, host: str | None, port: int | None) -> Config:
+def override(config: Config, host: str | None, port: int | None) -> Config:
+    """``config`` with the command line's --host and --port applied."""
     server = config.server
     if host is not None:
         server = attrs.evolve(server, host=host)
@@ -94,52 +109,3 @@ def exposure_problem(config: Config) -> str | None:
         f"server.host {config.server.host} is reachable from other machines and auth.tokens "
         "is empty, so anyone could spend your keys; add client tokens or listen on 127.0.0.1"
     )
-
-
-async def _start(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, str]:
-    # A client that hangs up cancels its handler, and with it the upstream request.
-    runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, host, port).start()
-    bound_host, bound_port = runner.addresses[0][:2]
-    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-    return runner, f"http://{shown}:{bound_port}"
-
-
-async def _until_stopped() -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-
-
-async def _serve(config: Config) -> None:
-    runner, url = await _start(create_app(config), config.server.host, config.server.port)
-    print(
-        f"gpool {__version__}: serving {len(config.keys)} keys on {url}",
-        file=sys.stderr,
-        flush=True,
-    )
-    try:
-        await _until_stopped()
-    finally:
-        await runner.cleanup()
-
-
-async def _serve_demo(host: str | None, port: int | None) -> int:
-    from gpool.demo import demo_config, demo_instructions
-    from gpool.fake import create_fake_app
-
-    setup_logging("info", "text")
-    fake_runner, fake_url = await _start(create_fake_app(), "127.0.0.1", 0)
-    config = demo_config(fake_url, host=host or "127.0.0.1", port=8000 if port is None else port)
-    runner, url = await _start(create_app(config), config.server.host, config.server.port)
-    print(demo_instructions(url, fake_url), flush=True)
-    try:
-        await _until_stopped()
-    finally:
-        with contextlib.suppress(Exception):
-            await runner.cleanup()
-        await fake_runner.cleanup()
-    return 0

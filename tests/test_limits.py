@@ -189,3 +189,23 @@ def test_retry_budget_caps_retries_to_a_share_of_traffic() -> None:
     assert allowed == 5 + 20
     clock.now += 11  # the window has moved on
     assert budget.try_retry()
+
+
+@pytest.mark.parametrize(
+    ("limit", "count", "parts"),
+    [
+        (Limit(rpm=10, rpd=250), 2, [Limit(rpm=5, rpd=125), Limit(rpm=5, rpd=125)]),
+        (Limit(rpm=5, tpm=1001), 2, [Limit(rpm=3, tpm=501), Limit(rpm=2, tpm=500)]),
+        (Limit(rpm=1), 3, [Limit(rpm=1), Limit(rpm=0), Limit(rpm=0)]),
+    ],
+)
+def test_worker_shares_add_up_to_the_limit(limit: Limit, count: int, parts: list[Limit]) -> None:
+    assert [limit.share(i, count) for i in range(count)] == parts
+
+
+async def test_a_worker_with_no_share_sends_nothing() -> None:
+    clock = Clock()
+    table = LimitTable({"flash": Limit(rpm=1)}, share=(1, 2))
+    pool = make_pool(1, clock, limits=table)
+    with pytest.raises(CapacityExhausted):
+        await pool.acquire("flash")

@@ -21,6 +21,16 @@ class Limit:
     rpd: int | None = None  # requests per Pacific day
     tpm: int | None = None  # tokens per minute, counted from usageMetadata
 
+    def share(self, index: int, count: int) -> Limit:
+        """Worker ``index``'s part of this limit when ``count`` processes split it."""
+
+        def part(total: int | None) -> int | None:
+            if total is None:
+                return None
+            return total // count + (1 if index < total % count else 0)
+
+        return Limit(rpm=part(self.rpm), rpd=part(self.rpd), tpm=part(self.tpm))
+
     def merged(self, override: Limit) -> Limit:
         """This limit with the fields ``override`` sets replaced."""
         return Limit(
@@ -37,9 +47,15 @@ class LimitTable:
         self,
         defaults: Mapping[str, Limit],
         overrides: Mapping[str, Mapping[str, Limit]] | None = None,
+        *,
+        share: tuple[int, int] | None = None,
     ) -> None:
+        """``share=(index, count)``: this process enforces its part of every limit, for
+        workers that keep no shared counts (a sqlite state file); Redis shares them exactly.
+        """
         self._defaults = dict(defaults)
         self._overrides = {k: dict(v) for k, v in (overrides or {}).items()}
+        self._share = share
         self._cache: dict[tuple[str, str], Limit | None] = {}
 
     def __bool__(self) -> bool:
@@ -52,6 +68,8 @@ class LimitTable:
             own = _lookup(self._overrides.get(key_id, {}), model)
             if own is not None:
                 base = own if base is None else base.merged(own)
+            if base is not None and self._share is not None:
+                base = base.share(*self._share)
             self._cache[cached] = base
         return self._cache[cached]
 
@@ -101,6 +119,10 @@ class Windows:
         """Seconds until ``limit`` has room for one more request (0 when it has now)."""
         window = self._window(key_id, model, now)
         waits = [0.0]
+        if limit.rpm == 0 or limit.tpm == 0:
+            return _MINUTE  # a worker whose share of a small limit is nothing
+        if limit.rpd == 0:
+            return window.day_end - now
         if limit.rpm is not None and len(window.requests) >= limit.rpm:
             waits.append(window.requests[len(window.requests) - limit.rpm] + _MINUTE - now)
         if limit.tpm is not None and window.token_sum >= limit.tpm:

@@ -2,7 +2,8 @@
 
 Counting stays in memory on the hot path; what must survive a restart is written behind,
 about once a second, by a worker thread in WAL mode, so the event loop never waits on
-the disk and a SIGKILL loses at most the last second and corrupts nothing.
+the disk and a SIGKILL loses at most the last second and corrupts nothing. Each flush
+also reads back what other processes on the same file wrote (``gpool serve --workers``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ log = logging.getLogger("gpool.state")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS key_health (
-    key_id TEXT PRIMARY KEY, disabled TEXT, ejected_until REAL NOT NULL, ejections INTEGER NOT NULL
+    key_id TEXT PRIMARY KEY, disabled TEXT, ejected_until REAL NOT NULL,
+    ejections INTEGER NOT NULL, updated REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS cooldowns (
     key_id TEXT NOT NULL, model TEXT NOT NULL, until REAL NOT NULL, PRIMARY KEY (key_id, model)
@@ -38,7 +40,7 @@ CREATE TABLE IF NOT EXISTS day_counts (
     PRIMARY KEY (key_id, model)
 );
 CREATE TABLE IF NOT EXISTS resources (
-    name TEXT PRIMARY KEY, key_id TEXT NOT NULL, client TEXT NOT NULL
+    name TEXT PRIMARY KEY, key_id TEXT NOT NULL, client TEXT NOT NULL, updated REAL NOT NULL
 );
 """
 
@@ -78,24 +80,34 @@ class SqliteLedger(MemoryLedger):
         self._dirty_resources: dict[str, ResourceOwner | None] = {}
         self._writer: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._pool: KeyPool | None = None
+        self._seen = 0.0  # rows updated after this were not read back yet
 
     async def start(self, pool: KeyPool) -> None:
+        self._pool = pool
         self._db = await asyncio.to_thread(self._open)
-        health, days, owners = await asyncio.to_thread(self._load)
+        self._seen = time.time()
+        health, days, owners = await asyncio.to_thread(self._load, 0.0)
         now = time.time()
-        for key_id, disabled, ejected_until, ejections, cooldowns in health:
-            key = pool.by_id(key_id)
-            if key is None:
-                continue  # a key no longer in the config
-            key.disabled, key.ejected_until, key.ejections = disabled, ejected_until, ejections
-            key.cooldowns.update((m, until) for m, until in cooldowns if until > now)
+        self._apply(health, owners, now)
         for key_id, model, day_end, count in days:
             self.windows.restore_day(key_id, model, day_end, count, now)
-        for name, key_id, client in owners:
-            self._owners.load(name, ResourceOwner(key_id, client))
         off = sum(1 for k in pool.keys if k.disabled is not None)
         log.info("state loaded from %s: %d keys disabled", self.path, off)
         self._writer = asyncio.create_task(self._write_behind())
+
+    def _apply(self, health: list[_Health], owners: list[tuple[str, str, str]], now: float) -> None:
+        assert self._pool is not None  # noqa: S101 - set by start()
+        for key_id, disabled, ejected_until, ejections, cooldowns in health:
+            key = self._pool.by_id(key_id)
+            if key is None or key.key_id in self._dirty_keys:
+                continue  # a key no longer configured, or one changed here since
+            key.disabled, key.ejected_until, key.ejections = disabled, ejected_until, ejections
+            for model, until in cooldowns:
+                if until > max(now, key.cooldowns.get(model, 0.0)):
+                    key.cooldowns[model] = until
+        for name, key_id, client in owners:
+            self._owners.load(name, ResourceOwner(key_id, client))
 
     async def close(self) -> None:
         if self._writer is not None:
@@ -137,11 +149,21 @@ class SqliteLedger(MemoryLedger):
             if health or days or resources:
                 await asyncio.to_thread(self._write, health, days, resources)
 
+    async def refresh(self) -> None:
+        """Read back what other processes wrote to the file since the last look."""
+        async with self._lock:
+            if self._db is None:
+                return
+            since, self._seen = self._seen, time.time()
+            health, _, owners = await asyncio.to_thread(self._load, since - 1.0)
+            self._apply(health, owners, time.time())
+
     async def _write_behind(self) -> None:
         while True:
             await asyncio.sleep(self._flush_every)
             try:
                 await self.flush()
+                await self.refresh()
             except sqlite3.Error as exc:
                 log.error("could not write state to %s: %s", self.path, exc)
 
@@ -157,17 +179,30 @@ class SqliteLedger(MemoryLedger):
         return db
 
     def _load(
-        self,
+        self, since: float
     ) -> tuple[list[_Health], list[tuple[str, str, float, int]], list[tuple[str, str, str]]]:
-        assert self._db is not None  # noqa: S101 - opened just before
+        """Rows updated after ``since`` (every row for 0)."""
+        db = self._db
+        assert db is not None  # noqa: S101 - opened before any load
+        rows = list(
+            db.execute(
+                "SELECT key_id, disabled, ejected_until, ejections FROM key_health"
+                " WHERE updated > ?",
+                (since,),
+            )
+        )
         cooldowns: dict[str, list[tuple[str, float]]] = {}
-        for key_id, model, until in self._db.execute("SELECT key_id, model, until FROM cooldowns"):
+        for key_id, model, until in db.execute(
+            "SELECT c.key_id, c.model, c.until FROM cooldowns c JOIN key_health h"
+            " USING (key_id) WHERE h.updated > ?",
+            (since,),
+        ):
             cooldowns.setdefault(key_id, []).append((model, until))
-        rows = self._db.execute("SELECT key_id, disabled, ejected_until, ejections FROM key_health")
-        health = [(k, d, e, n, cooldowns.pop(k, [])) for k, d, e, n in rows]
-        health += [(k, None, 0.0, 0, c) for k, c in cooldowns.items()]
-        days = list(self._db.execute("SELECT key_id, model, day_end, count FROM day_counts"))
-        owners = list(self._db.execute("SELECT name, key_id, client FROM resources"))
+        health = [(k, d, e, n, cooldowns.get(k, [])) for k, d, e, n in rows]
+        days = list(db.execute("SELECT key_id, model, day_end, count FROM day_counts"))
+        owners = list(
+            db.execute("SELECT name, key_id, client FROM resources WHERE updated > ?", (since,))
+        )
         return health, days, owners
 
     def _write(
@@ -178,12 +213,13 @@ class SqliteLedger(MemoryLedger):
     ) -> None:
         assert self._db is not None  # noqa: S101 - checked by flush()
         db = self._db
+        now = time.time()
         with db:
             db.execute("BEGIN")
             for key_id, disabled, ejected_until, ejections, cooldowns in health:
                 db.execute(
-                    "INSERT OR REPLACE INTO key_health VALUES (?, ?, ?, ?)",
-                    (key_id, disabled, ejected_until, ejections),
+                    "INSERT OR REPLACE INTO key_health VALUES (?, ?, ?, ?, ?)",
+                    (key_id, disabled, ejected_until, ejections, now),
                 )
                 db.execute("DELETE FROM cooldowns WHERE key_id = ?", (key_id,))
                 db.executemany(
@@ -196,8 +232,8 @@ class SqliteLedger(MemoryLedger):
                     db.execute("DELETE FROM resources WHERE name = ?", (name,))
                 else:
                     db.execute(
-                        "INSERT OR REPLACE INTO resources VALUES (?, ?, ?)",
-                        (name, owner.key_id, owner.client),
+                        "INSERT OR REPLACE INTO resources VALUES (?, ?, ?, ?)",
+                        (name, owner.key_id, owner.client, now),
                     )
 
 

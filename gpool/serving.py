@@ -1,0 +1,81 @@
+"""Running gpool's server: one process, the demo, or one worker of several."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+
+from aiohttp import web
+
+from gpool import __version__
+from gpool.app import create_app
+from gpool.config import Config
+from gpool.logs import setup_logging
+
+__all__ = ["serve", "serve_demo"]
+
+
+async def _start(
+    app: web.Application, host: str, port: int, *, reuse_port: bool = False
+) -> tuple[web.AppRunner, str]:
+    # A client that hangs up cancels its handler, and with it the upstream request.
+    runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port, reuse_port=reuse_port).start()
+    bound_host, bound_port = runner.addresses[0][:2]
+    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+    return runner, f"http://{shown}:{bound_port}"
+
+
+async def _until_stopped(*, orphan_check: bool = False) -> None:
+    """Wait for SIGINT or SIGTERM; a worker also stops when its supervisor is gone."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if not orphan_check:
+        await stop.wait()
+        return
+    parent = os.getppid()
+    while not stop.is_set() and os.getppid() == parent:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 1.0)
+
+
+async def serve(config: Config, *, worker: tuple[int, int] | None = None) -> None:
+    """Serve until SIGINT or SIGTERM; a worker shares its port with the others."""
+    app = create_app(config, worker=worker)
+    host, port = config.server.host, config.server.port
+    runner, url = await _start(app, host, port, reuse_port=worker is not None)
+    who = "" if worker is None else f" (worker {worker[0] + 1} of {worker[1]})"
+    print(
+        f"gpool {__version__}: serving {len(config.keys)} keys on {url}{who}",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        # A worker whose supervisor was killed must not serve on as an orphan.
+        await _until_stopped(orphan_check=worker is not None)
+    finally:
+        await runner.cleanup()
+
+
+async def serve_demo(host: str | None, port: int | None) -> int:
+    from gpool.demo import demo_config, demo_instructions
+    from gpool.fake import create_fake_app
+
+    setup_logging("info", "text")
+    fake_runner, fake_url = await _start(create_fake_app(), "127.0.0.1", 0)
+    config = demo_config(fake_url, host=host or "127.0.0.1", port=8000 if port is None else port)
+    runner, url = await _start(create_app(config), config.server.host, config.server.port)
+    print(demo_instructions(url, fake_url), flush=True)
+    try:
+        await _until_stopped()
+    finally:
+        with contextlib.suppress(Exception):
+            await runner.cleanup()
+        await fake_runner.cleanup()
+    return 0
