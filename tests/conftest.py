@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from gpool import create_app
 from gpool.config import Config, KeyConfig, UpstreamConfig
 from gpool.fake import FAKE_STATE, FakeState, create_fake_app
+from tests.redis_server import redis_server  # noqa: F401 - a fixture for the tests
 
 MakeConfig = Callable[..., Config]
 StartGpool = Callable[..., Awaitable[TestClient[web.Request, web.Application]]]

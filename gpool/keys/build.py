@@ -19,15 +19,26 @@ def _limit(limit: LimitConfig) -> Limit:
 
 
 def make_ledger(state: str) -> Ledger:
-    """The ledger for ``state``: ``memory``, ``sqlite:///path``."""
+    """The ledger for ``state``: ``memory``, ``sqlite:///path``, ``redis://host:port/db``."""
     if state == "memory":
         return MemoryLedger()
     if state.startswith("sqlite:///"):
         return SqliteLedger(Path(state.removeprefix("sqlite:///")))
+    if state.startswith(("redis://", "rediss://")):
+        try:  # imported here: gpool works without the redis package
+            from gpool.keys.redis_ledger import RedisLedger
+        except ModuleNotFoundError as exc:
+            if exc.name is None or exc.name.split(".")[0] != "redis":
+                raise
+            raise ValueError(
+                "state: redis:// needs the redis extra: pip install 'gpool[redis]'"
+            ) from exc
+        return RedisLedger(state)
     raise ValueError(f"state {state.split('://')[0]}:// is not supported yet")
 
 
-def build_pool(config: Config) -> KeyPool:
+def build_pool(config: Config, *, worker: tuple[int, int] | None = None) -> KeyPool:
+    """``worker=(index, count)``: one of ``count`` processes serving the same config."""
     keys = [
         PoolKey(
             index=i,
@@ -43,7 +54,10 @@ def build_pool(config: Config) -> KeyPool:
         for key, k in zip(keys, config.keys, strict=True)
         if k.limits
     }
-    limits = LimitTable({m: _limit(lim) for m, lim in config.limits.items()}, overrides)
+    # Without shared counts (a sqlite file), each worker keeps to its part of every limit.
+    share = worker if worker is not None and config.state.startswith("sqlite:") else None
+    defaults = {m: _limit(lim) for m, lim in config.limits.items()}
+    limits = LimitTable(defaults, overrides, share=share)
     settings = config.pool
     health = HealthPolicy(
         backoff_base=settings.backoff_base,
