@@ -66,12 +66,13 @@ class RedisLedger(MemoryLedger):
         url: str,
         *,
         prefix: str = "gpool",
-        timeout: float = 0.25,
+        timeout: float = 1.0,
         retry_every: float = 1.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
-        # Short timeouts and one immediate reconnect: a dead Redis must not stall requests.
+        # Short timeouts and one immediate reconnect: a dead Redis must not stall requests
+        # (a stopped one refuses at once; the timeout is for a hung or distant one).
         self._client: Redis = Redis.from_url(
             url,
             decode_responses=True,
