@@ -13,6 +13,7 @@ import attrs
 from gpool import __version__
 from gpool.config import Config
 from gpool.config_loader import ConfigError, config_summary, load_config
+from gpool.keys.build import state_problem
 from gpool.logs import setup_logging
 from gpool.serving import serve, serve_demo
 from gpool.workers import run_workers
@@ -64,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"gpool: config error: {problem}", file=sys.stderr)
         return EXIT_USAGE
-    refusal = exposure_problem(config)
+    refusal = exposure_problem(config) or state_problem(config.state)
     if refusal:
         print(f"gpool: refusing to start: {refusal}", file=sys.stderr)
         return EXIT_USAGE

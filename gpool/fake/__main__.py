@@ -30,6 +30,12 @@ def main(argv: list[str] | None = None) -> int:
         "--record", action="store_true", help="keep every call in memory (off: it grows forever)"
     )
     parser.add_argument("--access-log", action="store_true", help="log every request")
+    parser.add_argument(
+        "--quota-rpm",
+        type=int,
+        default=None,
+        help="enforce a real per-minute quota per key and model: 429 past it",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     app = create_fake_app(
@@ -37,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         slow_delay=args.slow_delay,
         rpm_retry_delay=args.rpm_retry_delay,
         record=args.record,
+        quota_rpm=args.quota_rpm,
     )
     print(f"fake Gemini upstream on http://{args.host}:{args.port} (try key {fake_key()})")
     web.run_app(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -10,7 +11,7 @@ from aiohttp import web
 from .caches import add_cache_routes
 from .catalog import CATALOG, ModelInfo, list_page, model_json
 from .embed import batch_embed, embed_content
-from .faults import fault_body, no_key_error, not_found
+from .faults import fault_body, no_key_error, not_found, quota_error
 from .files import add_file_routes
 from .generate import unary_response
 from .keys import fault_of
@@ -19,7 +20,7 @@ from .projects import FAKE_PROJECTS, Projects, check_references
 from .reading import count_tokens, parse_body, pick
 from .state import CALL, FAKE_STATE, FakeOptions, FakeState, RecordedCall
 from .stream import hang_up, pause, write_stream
-from .wire import FakeError, error_response, html_not_found, json_response, pretty
+from .wire import FakeError, error_body, error_response, html_not_found, json_response, pretty
 
 __all__ = ["create_fake_app"]
 
@@ -40,6 +41,10 @@ _NEEDS = {
     "countTokens": "generateContent",
     "batchEmbedContents": "embedContent",
 }
+# The calls Google counts against a generate quota (embeddings have their own: same rule).
+_QUOTA_METHODS = frozenset(
+    {"generateContent", "streamGenerateContent", "embedContent", "batchEmbedContents"}
+)
 _FAULT_CODES = {
     "invalid": 400,
     "suspended": 403,
@@ -120,6 +125,11 @@ async def _faults(request: web.Request) -> web.StreamResponse | None:
     ):
         body = fault_body(fault, call.model, call.method_name, options.rpm_retry_delay)
         return json_response(body, _FAULT_CODES[fault])
+    if call.model and call.method_name in _QUOTA_METHODS:
+        wait = state.over_quota(key, call.model, time.monotonic())
+        if wait is not None:
+            err = quota_error("rpm", call.model, call.method_name, wait)
+            return json_response(error_body(err.code, err.message, err.details), 429)
     if fault == "slow" and not await pause(request, state, options.slow_delay):
         return hang_up(request)
     if fault == "stalled":
@@ -214,6 +224,7 @@ def create_fake_app(
     slow_delay: float = 2.0,
     rpm_retry_delay: float = 37.48,
     record: bool = True,
+    quota_rpm: int | None = None,
 ) -> web.Application:
     """Build the fake Gemini upstream; ``app[FAKE_STATE]`` holds what it recorded."""
     options = FakeOptions(
@@ -221,6 +232,7 @@ def create_fake_app(
         slow_delay=slow_delay,
         rpm_retry_delay=rpm_retry_delay,
         record=record,
+        quota_rpm=quota_rpm,
     )
     app = web.Application(middlewares=[_record], client_max_size=MAX_BODY)
     app[FAKE_STATE] = FakeState(options=options)

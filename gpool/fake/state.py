@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections import deque
 
 import attrs
 from aiohttp import web
@@ -19,6 +20,7 @@ class FakeOptions:
     slow_delay: float = 2.0
     rpm_retry_delay: float = 37.48
     record: bool = True
+    quota_rpm: int | None = None  # every key's real per-minute quota per model, enforced
 
 
 @attrs.define
@@ -45,11 +47,30 @@ class FakeState:
     closing: bool = False
     _flaky: dict[str, int] = attrs.Factory(dict)
     _responses: int = 0
+    #: 429s sent because a key went over ``quota_rpm`` (what a good pool never causes).
+    quota_refusals: int = 0
+    _minute: dict[tuple[str, str], deque[float]] = attrs.Factory(dict)
+
+    def over_quota(self, key: str, model: str, now: float) -> float | None:
+        """Count a call against ``quota_rpm``: None if it fits, else seconds until it would."""
+        limit = self.options.quota_rpm
+        if limit is None:
+            return None
+        window = self._minute.setdefault((key, model), deque())
+        while window and window[0] <= now - 60:
+            window.popleft()
+        if len(window) >= limit:
+            self.quota_refusals += 1
+            return window[len(window) - limit] + 60 - now
+        window.append(now)
+        return None
 
     def clear(self) -> None:
         """Forget recorded calls and per-key counters (``flaky`` starts over with a failure)."""
         self.calls.clear()
         self._flaky.clear()
+        self._minute.clear()
+        self.quota_refusals = 0
 
     def keys_seen(self) -> list[str | None]:
         return [call.key for call in self.calls]

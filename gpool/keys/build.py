@@ -11,11 +11,20 @@ from gpool.keys.limits import Limit, LimitTable
 from gpool.keys.pool import KeyPool, PoolKey
 from gpool.keys.sqlite_ledger import SqliteLedger
 
-__all__ = ["build_pool", "build_retry_budget", "make_ledger"]
+__all__ = ["build_pool", "build_retry_budget", "make_ledger", "state_problem"]
 
 
 def _limit(limit: LimitConfig) -> Limit:
     return Limit(rpm=limit.rpm, rpd=limit.rpd, tpm=limit.tpm)
+
+
+def state_problem(state: str) -> str | None:
+    """Why ``state`` cannot be used on this installation, or None."""
+    try:
+        make_ledger(state)
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def make_ledger(state: str) -> Ledger:
