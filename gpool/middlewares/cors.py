@@ -10,8 +10,8 @@ from gpool.state import RESPONSE_HEADERS
 
 __all__ = ["cors_middleware"]
 
-_METHODS = "GET, POST, DELETE, OPTIONS"
-_EXPOSE = "X-Request-Id, Retry-After"
+_METHODS = "GET, POST, PATCH, DELETE, OPTIONS"
+_EXPOSE = "X-Request-Id, Retry-After, X-Goog-Upload-URL, X-Goog-Upload-Status"
 
 
 def cors_middleware(config: CorsConfig) -> Middleware:
