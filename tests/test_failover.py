@@ -33,6 +33,7 @@ TRIED_AGAIN = ["list:bad", "list:good", "generateContent:bad", "generateContent:
         ("suspended", "CONSUMER_SUSPENDED", False, DISABLED_ON_LISTING),
         ("rpm", None, True, TRIED_AGAIN),
         ("rpd", None, True, TRIED_AGAIN),
+        ("exhausted", None, True, TRIED_AGAIN),
         ("internal", None, False, TRIED_AGAIN),
         ("overloaded", None, False, TRIED_AGAIN),
     ],
@@ -313,3 +314,42 @@ def test_403_about_a_resource_does_not_disable_the_key() -> None:
     ).encode()
     verdict = classify(403, body, now=0)
     assert verdict.effect is Effect.NONE and not verdict.retry
+
+
+async def test_bare_429_backs_off_exponentially(
+    make_config: MakeConfig, start_gpool: StartGpool
+) -> None:
+    """A 429 with no delay in it: 2 s, then 4 s, ... (pool.backoff_base, doubled)."""
+    import time
+
+    from gpool.config import PoolConfig
+
+    pool_config = PoolConfig(backoff_base=2, backoff_cap=300)
+    client = await start_gpool(
+        make_config([fake_key("exhausted", 1), fake_key("ok", 2)], pool=pool_config)
+    )
+    key = client.app[POOL].keys[0]
+    seen = []
+    for _ in range(3):
+        key.cooldowns.pop("gemini-2.5-flash", None)  # let it be tried again at once
+        assert (await client.post(GENERATE, data=BODY)).status == 200
+        seen.append(round(key.cooldowns["gemini-2.5-flash"] - time.time()))
+    assert seen == [2, 4, 8]
+
+
+async def test_repeated_5xx_eject_a_key_until_its_time_is_up(
+    make_config: MakeConfig, start_gpool: StartGpool, fake: FakeState
+) -> None:
+    from gpool.config import PoolConfig
+
+    sick, good = fake_key("internal", 1), fake_key("ok", 2)
+    pool_config = PoolConfig(eject_after=3, eject_base=30, max_ejected_percent=50)
+    client = await start_gpool(make_config([sick, good], pool=pool_config))
+    await client.get("/v1beta/models")  # the catalog listing, on whichever key
+    for _ in range(6):
+        assert (await client.post(GENERATE, data=BODY)).status == 200
+    calls = [c.key for c in generate_calls(fake)]
+    assert calls.count(sick) == 3 - sum(
+        1 for c in fake.calls if c.method_name == "list" and c.key == sick
+    )
+    assert client.app[POOL].keys[0].ejected_until > 0

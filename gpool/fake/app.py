@@ -50,6 +50,7 @@ _FAULT_CODES = {
     "suspended": 403,
     "rpm": 429,
     "rpd": 429,
+    "exhausted": 429,
     "internal": 500,
     "overloaded": 503,
     "flaky": 503,
@@ -120,7 +121,7 @@ async def _faults(request: web.Request) -> web.StreamResponse | None:
     options = state.options
     key = call.key or ""
     fault = fault_of(key)
-    if fault in ("rpm", "rpd", "internal", "overloaded") or (
+    if fault in ("rpm", "rpd", "exhausted", "internal", "overloaded") or (
         fault == "flaky" and state.flaky_fails(key)
     ):
         body = fault_body(fault, call.model, call.method_name, options.rpm_retry_delay)

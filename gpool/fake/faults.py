@@ -128,6 +128,9 @@ def fault_error(fault: str, model: str | None, method: str | None, delay: float)
         return FakeError(403, _SUSPENDED, [info, _localized(_SUSPENDED)])
     if fault in ("rpm", "rpd"):
         return quota_error(fault, model, method, delay)
+    if fault == "exhausted":
+        # The bare 429 Google also sends: no QuotaFailure, no RetryInfo, no delay to go by.
+        return FakeError(429, "Resource has been exhausted (e.g. check quota).")
     if fault == "internal":
         return FakeError(500, _INTERNAL)
     if fault in ("overloaded", "flaky"):

@@ -14,6 +14,7 @@ FAULTS: frozenset[str] = frozenset(
         "suspended",
         "rpm",
         "rpd",
+        "exhausted",
         "internal",
         "overloaded",
         "flaky",
