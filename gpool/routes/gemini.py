@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 
 from aiohttp import web
 
-from gpool.errors import BadRequest, ModelNotFound
+from gpool.errors import ModelNotFound
 from gpool.relay import relay
 from gpool.routes import RouteInfo
+from gpool.routes.paging import google_json, page
 from gpool.state import CATALOG, KEY, MODEL, POOL, UPSTREAM, UPSTREAM_MODEL
 from gpool.streams import GeminiStream, TokenTap
 
@@ -62,12 +61,7 @@ def _realias_batch(body: bytes, alias: str, target: str) -> bytes:
 async def list_models(request: web.Request) -> web.Response:
     """GET /{v}/models: the upstream catalog, filtered and aliased, paged like Google."""
     models = await request.app[CATALOG].visible_models()
-    size = _page_size(request.query.get("pageSize"))
-    start = _page_start(request.query.get("pageToken"))
-    page: dict[str, object] = {"models": models[start : start + size]}
-    if start + size < len(models):
-        page["nextPageToken"] = base64.urlsafe_b64encode(str(start + size).encode()).decode()
-    return _google_json(page)
+    return google_json(page(models, request.query, "models"))
 
 
 async def get_model(request: web.Request) -> web.Response:
@@ -75,33 +69,8 @@ async def get_model(request: web.Request) -> web.Response:
     wanted = f"models/{request[MODEL]}"
     for model in await request.app[CATALOG].visible_models():
         if model.get("name") == wanted:
-            return _google_json(model)
+            return google_json(model)
     raise ModelNotFound(f"{wanted} is not found.")
-
-
-def _page_size(raw: str | None) -> int:
-    if raw is None or raw == "":
-        return _DEFAULT_PAGE
-    if not raw.isdigit():
-        raise BadRequest(f"Invalid value at 'page_size' (TYPE_INT32), \"{raw[:32]}\"")
-    return min(int(raw), _MAX_PAGE) or _DEFAULT_PAGE
-
-
-def _page_start(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        start = int(base64.urlsafe_b64decode(token.encode()).decode())
-    except (ValueError, binascii.Error):
-        start = -1
-    if start < 0:
-        raise BadRequest("Invalid page token.")
-    return start
-
-
-def _google_json(data: object) -> web.Response:
-    text = json.dumps(data, indent=2).replace("<", "\\u003c").replace(">", "\\u003e")
-    return web.Response(text=text, content_type="application/json", charset="UTF-8")
 
 
 _NATIVE = RouteInfo("google", keyed=True, model_from="path")

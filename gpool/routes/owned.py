@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
 
-from gpool.errors import BadRequest, RequestError, UpstreamHTTPError
+from gpool.errors import RequestError, UpstreamHTTPError
 from gpool.keys import Effect, PoolKey, Verdict
 from gpool.middlewares.auth import ANONYMOUS
 from gpool.relay import relay
 from gpool.resources import ResourceOwner
+from gpool.routes.paging import google_json, page
 from gpool.state import CLIENT, KEY, POOL, RESOURCES, UPSTREAM
 from gpool.upstream import UpstreamResponse, map_errors
 
@@ -24,7 +23,6 @@ __all__ = [
     "buffered",
     "client_of",
     "forward_owned",
-    "google_json",
     "list_owned",
     "remember",
 ]
@@ -48,12 +46,6 @@ def client_of(request: web.Request) -> str:
     """Who is calling, as auth named them; an open gpool has one anonymous client."""
     client: str = request.get(CLIENT, ANONYMOUS)
     return client
-
-
-def google_json(data: object) -> web.Response:
-    """JSON as Google prints it: 2-space indents, ``<`` and ``>`` escaped."""
-    text = json.dumps(data, indent=2).replace("<", "\\u003c").replace(">", "\\u003e")
-    return web.Response(text=text, content_type="application/json", charset="UTF-8")
 
 
 async def remember(request: web.Request, name: object, client: str | None = None) -> None:
@@ -140,31 +132,7 @@ async def list_owned(
             await resources.forget(gone)
         items += mine
     items.sort(key=lambda e: str(e.get("createTime", "")), reverse=True)
-    size = _page_size(request.query.get("pageSize"), default_page, max_page)
-    start = _page_start(request.query.get("pageToken"))
-    listing: dict[str, object] = {}
-    if items[start : start + size]:
-        listing[collection] = items[start : start + size]
-    if start + size < len(items):
-        listing["nextPageToken"] = base64.urlsafe_b64encode(str(start + size).encode()).decode()
+    listing = page(
+        items, request.query, collection, default=default_page, maximum=max_page, keep_empty=False
+    )
     return google_json(listing)
-
-
-def _page_size(raw: str | None, default: int, maximum: int) -> int:
-    if not raw:
-        return default
-    if not raw.isdigit():
-        raise BadRequest(f"Invalid value at 'page_size' (TYPE_INT32), \"{raw[:32]}\"")
-    return min(int(raw), maximum) or default
-
-
-def _page_start(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        start = int(base64.urlsafe_b64decode(token.encode()).decode())
-    except (ValueError, binascii.Error):
-        start = -1
-    if start < 0:
-        raise BadRequest("Invalid page token.")
-    return start
