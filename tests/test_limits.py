@@ -19,6 +19,7 @@ from gpool.keys import (
     Verdict,
 )
 from gpool.keys.classify import next_pacific_midnight
+from gpool.keys.limits import WINDOW
 
 TRANSIENT = Verdict(Effect.TRANSIENT, retry=True, reason="UNAVAILABLE")
 
@@ -50,10 +51,10 @@ async def test_rpm_is_never_exceeded_and_retry_after_is_when_room_returns() -> N
     with pytest.raises(CapacityExhausted) as caught:
         await pool.acquire("flash")
     assert caught.value.status == 429
-    assert caught.value.retry_after == pytest.approx(40)
+    assert caught.value.retry_after == pytest.approx(WINDOW - 20)
     # Other models are not limited by flash's window.
     assert (await pool.acquire("pro")).label in {"k0", "k1"}
-    clock.now += 40.01
+    clock.now += WINDOW - 20 + 0.01
     assert (await pool.acquire("flash")).label in {"k0", "k1"}
 
 
@@ -81,8 +82,8 @@ async def test_tpm_counts_tokens_reported_after_the_answer() -> None:
     await pool.record_success(key, "flash", tokens=400)
     with pytest.raises(CapacityExhausted) as caught:
         await pool.acquire("flash")
-    # The 700 tokens leave the window 60 s after they were counted.
-    assert caught.value.retry_after == pytest.approx(50)
+    # The 700 tokens leave the window (a minute and a second) after they were counted.
+    assert caught.value.retry_after == pytest.approx(WINDOW - 10)
 
 
 async def test_a_key_override_raises_its_own_limit_field_by_field() -> None:

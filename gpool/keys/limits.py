@@ -10,9 +10,13 @@ from attrs import define, field, frozen
 
 from gpool.keys.classify import next_pacific_midnight
 
-__all__ = ["Limit", "LimitTable", "Windows"]
+__all__ = ["WINDOW", "Limit", "LimitTable", "Windows"]
 
-_MINUTE = 60.0
+#: How long a request or its tokens count against a per-minute limit: a minute, plus a
+#: second for the time between counting a request here and the upstream receiving it,
+#: so a request sent just as a slot frees never meets the upstream's own window.
+WINDOW = 61.0
+_MINUTE = WINDOW
 
 
 @frozen

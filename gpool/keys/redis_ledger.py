@@ -36,7 +36,7 @@ from redis.exceptions import RedisError
 
 from gpool.keys.classify import next_pacific_midnight
 from gpool.keys.ledger import MemoryLedger
-from gpool.keys.limits import Limit
+from gpool.keys.limits import WINDOW, Limit
 from gpool.keys.redis_scripts import PUBLISH_HEALTH, RESERVE
 from gpool.resources import MemoryResources, ResourceOwner
 
@@ -142,7 +142,7 @@ class RedisLedger(MemoryLedger):
         keys = [f"{base}:health", f"{base}:rpm:{model}", f"{base}:tpm:{model}"]
         keys.append(f"{base}:day:{day_end:.0f}:{model}")
         limits = [limit.rpm, limit.tpm, limit.rpd] if limit is not None else [None] * 3
-        args = [repr(now), repr(now - 60), model, "1" if limit is not None else ""]
+        args = [repr(now), repr(now - WINDOW), model, "1" if limit is not None else ""]
         args += ["" if n is None else str(n) for n in limits]
         args += [repr(day_end), str(math.ceil(day_end - now) + 60), self._unique()]
         kind, value = await self._reserve(keys=keys, args=args)

@@ -10,7 +10,7 @@ from __future__ import annotations
 __all__ = ["PUBLISH_HEALTH", "RESERVE"]
 
 #: KEYS: health hash, rpm zset, tpm zset, day counter.
-#: ARGV: now, now - 60, model, count ('1' when a limit is declared), rpm, tpm, rpd
+#: ARGV: now, now - WINDOW, model, count ('1' when a limit is declared), rpm, tpm, rpd
 #: ('' when not declared), day end, seconds the day counter lives, a unique member.
 #: Replies {'disabled', reason}, {'ejected'|'cooldown', end}, {'limit', wait} or {'ok', '0'}.
 RESERVE = """
@@ -21,13 +21,14 @@ if h[2] and tonumber(h[2]) > now then return {'ejected', h[2]} end
 if h[3] and tonumber(h[3]) > now then return {'cooldown', h[3]} end
 if ARGV[4] ~= '1' then return {'ok', '0'} end
 local rpm, tpm, rpd = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local span = now - tonumber(ARGV[2])  -- the window's length
 local wait = 0
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[2])
 if rpm then
   local n = redis.call('ZCARD', KEYS[2])
   if n >= rpm then
     local oldest = redis.call('ZRANGE', KEYS[2], n - rpm, n - rpm, 'WITHSCORES')
-    wait = math.max(wait, tonumber(oldest[2]) + 60 - now)
+    wait = math.max(wait, tonumber(oldest[2]) + span - now)
   end
 end
 if tpm then
@@ -37,10 +38,10 @@ if tpm then
   for i = 1, #entries, 2 do sum = sum + tonumber(string.match(entries[i], ':(%d+)$')) end
   if sum >= tpm then
     -- when enough of the minute's tokens will have aged out to go under tpm
-    local excess, until_room = sum - tpm, 60
+    local excess, until_room = sum - tpm, span
     for i = 1, #entries, 2 do
       excess = excess - tonumber(string.match(entries[i], ':(%d+)$'))
-      if excess < 0 then until_room = tonumber(entries[i + 1]) + 60 - now break end
+      if excess < 0 then until_room = tonumber(entries[i + 1]) + span - now break end
     end
     wait = math.max(wait, until_room)
   end
