@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import struct
 from typing import Any
 
@@ -141,3 +142,26 @@ def test_model_to_openai(model: dict[str, Any], owned_by: str, expected_id: str)
 def test_models_to_openai() -> None:
     out = models_to_openai([{"name": "models/a"}, {"name": "models/b"}])
     assert out["object"] == "list" and [m["id"] for m in out["data"]] == ["a", "b"]
+
+
+@pytest.mark.parametrize("pretty", [True, False])
+def test_float_vectors_are_carried_over_without_parsing(pretty: bool) -> None:
+    """The byte path gives exactly what the parsing path gives, for Gemini's answers."""
+    from gpool.translate import embeddings_bytes_from_gemini
+
+    body = {"input": ["a", "bb", "ccc"], "encoding_format": "float"}
+    batches, plan = embeddings_request_to_gemini(body, upstream_model="gemini-embedding-001")
+    answer = {"embeddings": [{"values": [0.5, -1.25e-05, 3]}, {"values": [1, 2, 3]}, {"values": []}]}
+    raw = json.dumps(answer, indent=2 if pretty else None).encode()
+    fast = json.loads(embeddings_bytes_from_gemini([raw], plan, model="m"))
+    slow = embeddings_response_from_gemini([answer], plan, model="m")
+    assert fast == slow
+
+
+def test_unexpected_shapes_fall_back_to_parsing() -> None:
+    from gpool.translate import embeddings_bytes_from_gemini
+
+    _, plan = embeddings_request_to_gemini({"input": ["a"]}, upstream_model="m")
+    odd = b'{"embeddings": [{"values": [1, "x"]}]}'
+    with pytest.raises(EmptyAnswer):
+        embeddings_bytes_from_gemini([odd], plan, model="m")

@@ -35,8 +35,8 @@ from gpool.translate import (
     EmptyAnswer,
     chat_request_to_gemini,
     chat_response_from_gemini,
+    embeddings_bytes_from_gemini,
     embeddings_request_to_gemini,
-    embeddings_response_from_gemini,
     model_to_openai,
     remote_image_urls,
 )
@@ -144,8 +144,12 @@ async def embeddings(request: web.Request) -> web.Response:
         ) as answer:
             if answer.body is not None:
                 raise _refuse(answer)
-            answers.append(json.loads(await answer.raw.read()))
-    return web.json_response(embeddings_response_from_gemini(answers, plan, model=request[MODEL]))
+            answers.append(await answer.raw.read())
+    try:
+        body = embeddings_bytes_from_gemini(answers, plan, model=request[MODEL])
+    except EmptyAnswer as exc:
+        raise _empty(exc) from None
+    return web.Response(body=body, content_type="application/json")
 
 
 async def models(request: web.Request) -> web.Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ._embeddings import (
     MAX_BATCH,
     EmbedPlan,
+    embeddings_bytes_from_gemini,
     embeddings_request_to_gemini,
     embeddings_response_from_gemini,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "UpstreamStreamError",
     "chat_request_to_gemini",
     "chat_response_from_gemini",
+    "embeddings_bytes_from_gemini",
     "embeddings_request_to_gemini",
     "embeddings_response_from_gemini",
     "model_to_openai",
