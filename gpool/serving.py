@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import sys
@@ -61,6 +62,9 @@ async def serve(config: Config, *, worker: tuple[int, int] | None = None) -> Non
         await _until_stopped(orphan_check=worker is not None)
     finally:
         await runner.cleanup()
+        # A worker process ends without running atexit hooks: flush the log here.
+        for handler in logging.getLogger().handlers:
+            handler.flush()
 
 
 async def serve_demo(host: str | None, port: int | None) -> int:
