@@ -31,23 +31,26 @@ async def _start(
     return runner, f"http://{shown}:{bound_port}"
 
 
-async def _until_stopped(*, orphan_check: bool = False) -> None:
-    """Wait for SIGINT or SIGTERM; a worker also stops when its supervisor is gone."""
+async def _until_stopped(*, supervisor: int | None = None) -> None:
+    """Wait for SIGINT or SIGTERM; a worker also stops once its supervisor is gone."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    if not orphan_check:
+    if supervisor is None:
         await stop.wait()
         return
-    parent = os.getppid()
-    while not stop.is_set() and os.getppid() == parent:
+    # The supervisor's pid comes from the supervisor itself: it may die before we look.
+    while not stop.is_set() and os.getppid() == supervisor:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 1.0)
 
 
-async def serve(config: Config, *, worker: tuple[int, int] | None = None) -> None:
-    """Serve until SIGINT or SIGTERM; a worker shares its port with the others."""
+async def serve(
+    config: Config, *, worker: tuple[int, int] | None = None, supervisor: int | None = None
+) -> None:
+    """Serve until SIGINT or SIGTERM; a worker shares its port with the others and
+    stops when its ``supervisor`` process is no longer its parent."""
     app = create_app(config, worker=worker)
     host, port = config.server.host, config.server.port
     runner, url = await _start(app, host, port, reuse_port=worker is not None)
@@ -59,7 +62,7 @@ async def serve(config: Config, *, worker: tuple[int, int] | None = None) -> Non
     )
     try:
         # A worker whose supervisor was killed must not serve on as an orphan.
-        await _until_stopped(orphan_check=worker is not None)
+        await _until_stopped(supervisor=supervisor)
     finally:
         await runner.cleanup()
         # A worker process ends without running atexit hooks: flush the log here.

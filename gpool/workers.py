@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import signal
 import socket
 import time
@@ -22,14 +23,16 @@ _STOP_WAIT = 30.0
 _QUICK_DEATHS = 5
 
 
-def _worker(path: str, host: str | None, port: int, index: int, count: int) -> None:
+def _worker(
+    path: str, host: str | None, port: int, index: int, count: int, supervisor: int
+) -> None:
     """One worker process: its own event loop, app and ledger, on the shared port."""
     from gpool.cli import override
     from gpool.serving import serve
 
     config = override(load_config(path), host, port)
     setup_logging(config.log.level, config.log.format)
-    asyncio.run(serve(config, worker=(index, count)))
+    asyncio.run(serve(config, worker=(index, count), supervisor=supervisor))
 
 
 def _free_port(host: str) -> int:
@@ -58,7 +61,9 @@ def run_workers(path: str, host: str | None, port: int | None, count: int) -> in
 
     def start(index: int) -> BaseProcess:
         process = spawn.Process(
-            target=_worker, args=(path, host, chosen, index, count), name=f"gpool-worker-{index}"
+            target=_worker,
+            args=(path, host, chosen, index, count, os.getpid()),
+            name=f"gpool-worker-{index}",
         )
         process.start()
         return process

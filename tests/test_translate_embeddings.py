@@ -150,8 +150,10 @@ def test_float_vectors_are_carried_over_without_parsing(pretty: bool) -> None:
     from gpool.translate import embeddings_bytes_from_gemini
 
     body = {"input": ["a", "bb", "ccc"], "encoding_format": "float"}
-    batches, plan = embeddings_request_to_gemini(body, upstream_model="gemini-embedding-001")
-    answer = {"embeddings": [{"values": [0.5, -1.25e-05, 3]}, {"values": [1, 2, 3]}, {"values": []}]}
+    _, plan = embeddings_request_to_gemini(body, upstream_model="gemini-embedding-001")
+    answer = {
+        "embeddings": [{"values": [0.5, -1.25e-05, 3]}, {"values": [1, 2, 3]}, {"values": []}]
+    }
     raw = json.dumps(answer, indent=2 if pretty else None).encode()
     fast = json.loads(embeddings_bytes_from_gemini([raw], plan, model="m"))
     slow = embeddings_response_from_gemini([answer], plan, model="m")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 from pathlib import Path
@@ -132,7 +133,10 @@ async def test_workers_stop_when_their_supervisor_is_killed(
             if not _alive(children):
                 break
             await asyncio.sleep(0.1)
-        assert _alive(children) == []
+        left = _alive(children)
+        for pid in left:  # so a regression fails here instead of hanging the teardown
+            os.kill(int(pid), signal.SIGKILL)
+        assert left == []
         await asyncio.wait_for(drainer, 10)
     finally:
         if proc.returncode is None:
