@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestServer
 
 from gpool import __version__
 from gpool.fake import FakeState, fake_key
+from tests.processes import GpoolProcess, write_config
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_ENV = {
@@ -149,46 +150,26 @@ async def test_demo_serves_and_fails_over(
 
 
 async def test_serve_with_a_config_file(
-    process: list[asyncio.subprocess.Process],
-    tmp_path: Path,
-    unused_tcp_port: int,
-    fake_server: TestServer,
-    fake: FakeState,
+    tmp_path: Path, unused_tcp_port: int, fake_server: TestServer, fake: FakeState
 ) -> None:
     key = fake_key("ok", 7)
-    config = tmp_path / "gpool.yaml"
-    config.write_text(
-        f"upstream: {{base_url: '{str(fake_server.make_url('')).rstrip('/')}'}}\n"
-        f"keys: ['${{MY_KEY}}']\nauth: {{tokens: [sk-t]}}\nlog: {{format: json}}\n"
-    )
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "gpool",
-        "serve",
-        "--config",
-        str(config),
-        "--port",
-        str(unused_tcp_port),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "MY_KEY": key},
-    )
-    process.append(proc)
-    assert proc.stderr is not None
-    await _read_until(proc.stderr, "serving", [])
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(
-            f"http://127.0.0.1:{unused_tcp_port}/v1/models/gemini-2.5-flash:generateContent",
-            json={"contents": [{"parts": [{"text": "hi"}]}]},
-            headers={"Authorization": "Bearer sk-t"},
-        ) as resp,
-    ):
-        assert resp.status == 200
-    proc.send_signal(signal.SIGTERM)
-    assert await asyncio.wait_for(proc.wait(), 30) == 0
-    log = (await proc.stderr.read()).decode()
-    assert '"logger": "gpool.access"' in log and '"status": 200' in log
-    assert key not in log and "sk-t" not in log
+    rest = "keys: ['${MY_KEY}']\nauth: {tokens: [sk-t]}\nlog: {format: json}\n"
+    config = write_config(tmp_path, fake_server, rest)
+    args = ["serve", "--config", str(config), "--port", str(unused_tcp_port)]
+    gpool = await GpoolProcess.start(*args, env={"MY_KEY": key})
+    try:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(
+                f"http://127.0.0.1:{unused_tcp_port}/v1/models/gemini-2.5-flash:generateContent",
+                json={"contents": [{"parts": [{"text": "hi"}]}]},
+                headers={"Authorization": "Bearer sk-t"},
+            ) as resp,
+        ):
+            assert resp.status == 200
+        assert await gpool.stop() == 0
+    finally:
+        await gpool.kill()
+    assert '"logger": "gpool.access"' in gpool.text and '"status": 200' in gpool.text
+    assert key not in gpool.text and "sk-t" not in gpool.text
     assert fake.calls[-1].key == key

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +16,7 @@ from gpool.fake import FakeState, fake_key
 from gpool.keys import Effect, Verdict
 from gpool.state import POOL, PROBE
 from tests.conftest import MakeConfig, StartGpool, generate_calls
+from tests.processes import GpoolProcess, write_config
 
 BODY = b'{"contents":[{"parts":[{"text":"hello"}]}]}'
 GENERATE = "/v1beta/models/gemini-2.5-flash:generateContent"
@@ -134,49 +132,25 @@ async def test_state_survives_sigkill(
 ) -> None:
     """Killed without warning, gpool loses at most the last second of state."""
     bad, good = fake_key("invalid", 1), fake_key("ok", 2)
-    config = tmp_path / "gpool.yaml"
-    config.write_text(
-        f"upstream: {{base_url: '{str(fake_server.make_url('')).rstrip('/')}'}}\n"
-        f"keys: [{bad}, {good}]\nstate: sqlite:///state.db\n"
-    )
+    config = write_config(tmp_path, fake_server, f"keys: [{bad}, {good}]\nstate: sqlite:///s.db\n")
     url = f"http://127.0.0.1:{unused_tcp_port}{GENERATE}"
-
-    async def serve() -> asyncio.subprocess.Process:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "gpool",
-            "serve",
-            "--config",
-            str(config),
-            "--port",
-            str(unused_tcp_port),
-            stderr=asyncio.subprocess.PIPE,
-        )
-        assert proc.stderr is not None
-        while b"serving" not in await asyncio.wait_for(proc.stderr.readline(), 30):
-            pass
-        return proc
-
-    proc = await serve()
+    args = ["serve", "--config", str(config), "--port", str(unused_tcp_port)]
+    gpool = await GpoolProcess.start(*args)
     try:
         async with aiohttp.ClientSession() as session, session.post(url, data=BODY) as resp:
             assert resp.status == 200
         await asyncio.sleep(1.5)  # one write-behind period, and some
-        os.kill(proc.pid, signal.SIGKILL)
-        await proc.wait()
-        assert (tmp_path / "state.db").exists()
+        await gpool.kill()  # SIGKILL
+        assert (tmp_path / "s.db").exists()
         fake.clear()
-        proc = await serve()
+        gpool = await GpoolProcess.start(*args)
         async with aiohttp.ClientSession() as session:
             for _ in range(3):
                 async with session.post(url, data=BODY) as resp:
                     assert resp.status == 200
         assert bad not in {c.key for c in fake.calls}
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        await gpool.kill()
 
 
 async def test_openai_429_when_capacity_is_exhausted_names_the_wait(

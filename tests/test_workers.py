@@ -13,6 +13,7 @@ import aiohttp
 from aiohttp.test_utils import TestServer
 
 from gpool.fake import FakeState, fake_key
+from tests.processes import GpoolProcess, write_config
 
 BODY = b'{"contents":[{"parts":[{"text":"hello"}]}]}'
 GENERATE = "/v1beta/models/gemini-2.5-flash:generateContent"
@@ -22,35 +23,11 @@ async def test_two_workers_serve_one_port_and_share_disabled_keys(
     tmp_path: Path, unused_tcp_port: int, fake_server: TestServer, fake: FakeState
 ) -> None:
     bad, good = fake_key("invalid", 1), fake_key("ok", 2)
-    config = tmp_path / "gpool.yaml"
-    config.write_text(
-        f"upstream: {{base_url: '{str(fake_server.make_url('')).rstrip('/')}'}}\n"
-        f"keys: [{bad}, {good}]\nstate: sqlite:///state.db\n"
-    )
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "gpool",
-        "serve",
-        "--config",
-        str(config),
-        "--port",
-        str(unused_tcp_port),
-        "--workers",
-        "2",
-        stderr=asyncio.subprocess.PIPE,
-    )
-    assert proc.stderr is not None
+    config = write_config(tmp_path, fake_server, f"keys: [{bad}, {good}]\nstate: sqlite:///s.db\n")
+    args = ["serve", "--config", str(config), "--port", str(unused_tcp_port), "--workers", "2"]
+    gpool = await GpoolProcess.start(*args, ready=2)
     try:
-        ready = 0
-        while ready < 2:
-            line = await asyncio.wait_for(proc.stderr.readline(), 60)
-            assert line, "gpool exited early"
-            ready += b"serving" in line and b"worker" in line
         url = f"http://127.0.0.1:{unused_tcp_port}{GENERATE}"
-        # Keep reading the workers' log, or a full pipe would stall them.
-        log: list[bytes] = []
-        drainer = asyncio.create_task(_drain(proc.stderr, log))
         # One request: one worker loads the model catalog, meets the bad key, disables it.
         async with aiohttp.ClientSession() as session, session.post(url, data=BODY) as resp:
             assert resp.status == 200
@@ -64,19 +41,10 @@ async def test_two_workers_serve_one_port_and_share_disabled_keys(
         assert len(listings) == 2  # each worker loaded its catalog: both served
         # The other worker learnt from the file and never offered the bad key.
         assert [c.key for c in fake.calls].count(bad) == 1
-        proc.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(proc.wait(), 60) == 0
-        await drainer
-        assert sum(b"disabled: API_KEY_INVALID" in line for line in log) == 1
+        assert await gpool.stop() == 0
+        assert gpool.text.count("disabled: API_KEY_INVALID") == 1
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-
-
-async def _drain(stream: asyncio.StreamReader, into: list[bytes]) -> None:
-    while line := await stream.readline():
-        into.append(line)
+        await gpool.kill()
 
 
 async def test_workers_refuse_memory_state(tmp_path: Path) -> None:
@@ -103,32 +71,12 @@ async def test_workers_stop_when_their_supervisor_is_killed(
 ) -> None:
     config = tmp_path / "gpool.yaml"
     config.write_text(f"keys: [{fake_key('ok', 1)}]\nstate: sqlite:///state.db\n")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "gpool",
-        "serve",
-        "--config",
-        str(config),
-        "--port",
-        str(unused_tcp_port),
-        "--workers",
-        "2",
-        stderr=asyncio.subprocess.PIPE,
-    )
-    assert proc.stderr is not None
-    log: list[bytes] = []
+    args = ["serve", "--config", str(config), "--port", str(unused_tcp_port), "--workers", "2"]
+    gpool = await GpoolProcess.start(*args, ready=2)
     try:
-        ready = 0
-        while ready < 2:
-            line = await asyncio.wait_for(proc.stderr.readline(), 60)
-            assert line, "gpool exited early"
-            ready += b"serving" in line
-        drainer = asyncio.create_task(_drain(proc.stderr, log))
-        children = _children(proc.pid)
+        children = _children(gpool.proc.pid)
         assert len(children) >= 2
-        proc.kill()  # SIGKILL: the supervisor gets no chance to stop its workers
-        await proc.wait()
+        await gpool.kill()  # SIGKILL: the supervisor gets no chance to stop its workers
         for _ in range(100):
             if not _alive(children):
                 break
@@ -137,11 +85,8 @@ async def test_workers_stop_when_their_supervisor_is_killed(
         for pid in left:  # so a regression fails here instead of hanging the teardown
             os.kill(int(pid), signal.SIGKILL)
         assert left == []
-        await asyncio.wait_for(drainer, 10)
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        await gpool.kill()
 
 
 def _children(pid: int) -> list[str]:
