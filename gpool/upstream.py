@@ -47,6 +47,7 @@ _DROP_REQUEST = frozenset(
 )
 
 _MAX_ERROR_BODY = 1 << 20
+_URL_CACHE = 4096
 
 
 @frozen
@@ -107,6 +108,7 @@ class Upstream:
         )
         self._proxies = frozenset(proxies)
         self._sessions: dict[str | None, aiohttp.ClientSession] = {}
+        self._urls: dict[tuple[str, tuple[tuple[str, str], ...]], URL] = {}
 
     async def start(self) -> None:
         """Open one session per distinct proxy (``None`` is a direct connection)."""
@@ -125,10 +127,20 @@ class Upstream:
         await asyncio.gather(*(s.close() for s in sessions.values()))
 
     def url(self, path: str, query: Iterable[tuple[str, str]] = ()) -> URL:
-        """The upstream URL for ``path``; the client's ``key`` query parameter never goes on it."""
-        url = self._base.with_path(self._base.path.rstrip("/") + path)
-        kept = [(k, v) for k, v in query if k != "key"]
-        return url.with_query(kept) if kept else url
+        """The upstream URL for ``path``; the client's ``key`` query parameter never goes on it.
+
+        Requests repeat a handful of paths and queries, so built URLs are kept (building
+        one with yarl costs more than looking it up).
+        """
+        kept = tuple((k, v) for k, v in query if k != "key")
+        url = self._urls.get((path, kept))
+        if url is None:
+            url = self._base.with_path(self._base.path.rstrip("/") + path)
+            url = url.with_query(kept) if kept else url
+            if len(self._urls) >= _URL_CACHE:
+                self._urls.clear()
+            self._urls[(path, kept)] = url
+        return url
 
     @asynccontextmanager
     async def open(

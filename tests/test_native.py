@@ -279,3 +279,17 @@ async def test_too_large_body_is_a_413_in_googles_shape(
     assert resp.status == 413
     assert (await resp.json())["error"]["code"] == 413
     assert generate_calls(fake) == []
+
+
+def test_upstream_urls_are_cached_per_path_and_query_and_never_carry_key() -> None:
+    from gpool.config import UpstreamConfig
+    from gpool.upstream import Upstream
+
+    upstream = Upstream(UpstreamConfig(base_url="https://example.test/base"), [None])
+    path = "/v1beta/models/m:streamGenerateContent"
+    plain = upstream.url(path)
+    sse = upstream.url(path, [("alt", "sse"), ("key", "sk-secret")])
+    assert str(plain) == "https://example.test/base/v1beta/models/m:streamGenerateContent"
+    assert str(sse) == str(plain) + "?alt=sse"
+    assert upstream.url(path, [("alt", "sse")]) is sse
+    assert upstream.url(path) is plain
