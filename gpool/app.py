@@ -76,7 +76,8 @@ def create_app(config: Config, *, worker: tuple[int, int] | None = None) -> web.
     # Order matters: each stage may rely on what the ones before it did.
     app.middlewares.extend(
         [
-            request_log_middleware(),  # outermost: sees every answer, errors included
+            # Outermost: sees every answer, errors included.
+            request_log_middleware(fields=config.log.format == "json"),
             errors_middleware(),  # everything below ends as a JSON error in dialect
             cors_middleware(config.cors),  # preflights are answered before auth
             auth_middleware(config.auth.tokens),

@@ -22,8 +22,12 @@ _CLIENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 CLIENT_CLOSED = 499
 
 
-def request_log_middleware() -> Middleware:
-    """Tag each request with an id (the client's ``X-Request-Id`` if sane) and log it once."""
+def request_log_middleware(*, fields: bool = True) -> Middleware:
+    """Tag each request with an id (the client's ``X-Request-Id`` if sane) and log it once.
+
+    ``fields`` attaches the line's parts as record attributes, for structured (JSON)
+    logging; plain-text logs skip building them.
+    """
 
     @web.middleware
     async def request_log(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -44,14 +48,27 @@ def request_log_middleware() -> Middleware:
             status = CLIENT_CLOSED
             raise
         finally:
-            _log(request, status, time.perf_counter() - started)
+            if access_log.isEnabledFor(logging.INFO):
+                _log(request, status, time.perf_counter() - started, fields)
 
     return request_log
 
 
-def _log(request: web.Request, status: int, elapsed: float) -> None:
+def _log(request: web.Request, status: int, elapsed: float, fields: bool) -> None:
     key = request.get(KEY)
+    label = key.label if key is not None else None
     attempts = len(request.get(TRIED_KEYS, ()))
+    extra = None
+    if fields:
+        extra = {
+            "request_id": request[REQUEST_ID],
+            "method": request.method,
+            "path": request.path,
+            "status": status,
+            "duration_ms": round(elapsed * 1000, 2),
+            "key": label,
+            "attempts": attempts,
+        }
     # request.path carries no query string, so a ?key= credential never reaches the log.
     access_log.info(
         "%s %s %s %d %.1fms key=%s attempts=%d",
@@ -60,17 +77,9 @@ def _log(request: web.Request, status: int, elapsed: float) -> None:
         request.path,
         status,
         elapsed * 1000,
-        key.label if key is not None else "-",
+        label or "-",
         attempts,
-        extra={
-            "request_id": request[REQUEST_ID],
-            "method": request.method,
-            "path": request.path,
-            "status": status,
-            "duration_ms": round(elapsed * 1000, 2),
-            "key": key.label if key is not None else None,
-            "attempts": attempts,
-        },
+        extra=extra,
     )
 
 
