@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import re
 import secrets
@@ -29,11 +30,18 @@ def request_log_middleware(*, fields: bool = True) -> Middleware:
     logging; plain-text logs skip building them.
     """
 
+    # Ids are a random per-app prefix and a counter: unique without a syscall per request.
+    prefix = secrets.token_hex(4)
+    numbers = itertools.count()
+
     @web.middleware
     async def request_log(request: web.Request, handler: Handler) -> web.StreamResponse:
         started = time.perf_counter()
         incoming = request.headers.get("X-Request-Id", "")
-        request_id = incoming if _CLIENT_ID.match(incoming) else secrets.token_hex(8)
+        if _CLIENT_ID.match(incoming):
+            request_id = incoming
+        else:
+            request_id = f"{prefix}{next(numbers) & 0xFFFFFFFF:08x}"
         request[REQUEST_ID] = request_id
         request[RESPONSE_HEADERS] = {"X-Request-Id": request_id}
         status = 500
