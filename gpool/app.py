@@ -14,6 +14,7 @@ from gpool.config import Config
 from gpool.keys.build import build_pool, build_retry_budget
 from gpool.media import MediaFetcher, MediaPolicy
 from gpool.middlewares import (
+    AccessLog,
     apply_response_headers,
     auth_middleware,
     cors_middleware,
@@ -73,11 +74,13 @@ def create_app(config: Config, *, worker: tuple[int, int] | None = None) -> web.
         interval=config.pool.probe_interval,
         concurrency=config.pool.probe_concurrency,
     )
+    access = AccessLog(fields=config.log.format == "json")
+    app.on_startup.append(access.bind)
     # Order matters: each stage may rely on what the ones before it did.
     app.middlewares.extend(
         [
             # Outermost: sees every answer, errors included.
-            request_log_middleware(fields=config.log.format == "json"),
+            request_log_middleware(access),
             errors_middleware(),  # everything below ends as a JSON error in dialect
             cors_middleware(config.cors),  # preflights are answered before auth
             auth_middleware(config.auth.tokens),

@@ -5,10 +5,15 @@ from gpool.middlewares.cors import cors_middleware
 from gpool.middlewares.errors import errors_middleware
 from gpool.middlewares.keys import keys_middleware
 from gpool.middlewares.models import models_middleware
-from gpool.middlewares.request_log import apply_response_headers, request_log_middleware
+from gpool.middlewares.request_log import (
+    AccessLog,
+    apply_response_headers,
+    request_log_middleware,
+)
 from gpool.middlewares.retry import retry_middleware
 
 __all__ = [
+    "AccessLog",
     "apply_response_headers",
     "auth_middleware",
     "cors_middleware",

@@ -8,13 +8,15 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Callable
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from gpool.logs import Fields, direct_writer
 from gpool.state import KEY, REQUEST_ID, RESPONSE_HEADERS, RESPONSE_STARTED, TRIED_KEYS
 
-__all__ = ["apply_response_headers", "request_log_middleware"]
+__all__ = ["AccessLog", "apply_response_headers", "request_log_middleware"]
 
 access_log = logging.getLogger("gpool.access")
 
@@ -23,13 +25,52 @@ _CLIENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 CLIENT_CLOSED = 499
 
 
-def request_log_middleware(*, fields: bool = True) -> Middleware:
-    """Tag each request with an id (the client's ``X-Request-Id`` if sane) and log it once.
+class AccessLog:
+    """Writes the ``gpool.access`` line of each request.
 
-    ``fields`` attaches the line's parts as record attributes, for structured (JSON)
-    logging; plain-text logs skip building them.
+    ``fields`` attaches the line's parts for structured (JSON) logging; plain-text logs
+    skip building them. Under ``gpool serve``'s own logging set-up, lines skip the
+    ``LogRecord`` machinery (see ``direct_writer``); ``bind`` decides that at start-up.
     """
 
+    def __init__(self, *, fields: bool = True) -> None:
+        self.fields = fields
+        self._direct: Callable[[str, Fields | None], None] | None = None
+
+    async def bind(self, app: web.Application) -> None:
+        """``on_startup``: use the direct path if logging is set up for it by now."""
+        self._direct = direct_writer(access_log)
+
+    def write(self, request: web.Request, status: int, elapsed: float) -> None:
+        key = request.get(KEY)
+        label = key.label if key is not None else "-"
+        attempts = len(request.get(TRIED_KEYS, ()))
+        request_id = request[REQUEST_ID]
+        # request.path carries no query string, so a ?key= credential never reaches the log.
+        message = (
+            f"{request_id} {request.method} {request.path} {status} {elapsed * 1000:.1f}ms "
+            f"key={label} attempts={attempts}"
+        )
+        fields: dict[str, object] | None = None
+        if self.fields:
+            fields = {
+                "request_id": request_id,
+                "method": request.method,
+                "path": request.path,
+                "status": status,
+                "duration_ms": round(elapsed * 1000, 2),
+                "key": None if key is None else label,
+                "attempts": attempts,
+            }
+        if self._direct is not None:
+            self._direct(message, fields)
+        else:
+            access_log.info("%s", message, extra=fields)
+
+
+def request_log_middleware(access: AccessLog | None = None) -> Middleware:
+    """Tag each request with an id (the client's ``X-Request-Id`` if sane) and log it once."""
+    access = access or AccessLog()
     # Ids are a random per-app prefix and a counter: unique without a syscall per request.
     prefix = secrets.token_hex(4)
     numbers = itertools.count()
@@ -57,38 +98,9 @@ def request_log_middleware(*, fields: bool = True) -> Middleware:
             raise
         finally:
             if access_log.isEnabledFor(logging.INFO):
-                _log(request, status, time.perf_counter() - started, fields)
+                access.write(request, status, time.perf_counter() - started)
 
     return request_log
-
-
-def _log(request: web.Request, status: int, elapsed: float, fields: bool) -> None:
-    key = request.get(KEY)
-    label = key.label if key is not None else None
-    attempts = len(request.get(TRIED_KEYS, ()))
-    extra = None
-    if fields:
-        extra = {
-            "request_id": request[REQUEST_ID],
-            "method": request.method,
-            "path": request.path,
-            "status": status,
-            "duration_ms": round(elapsed * 1000, 2),
-            "key": label,
-            "attempts": attempts,
-        }
-    # request.path carries no query string, so a ?key= credential never reaches the log.
-    access_log.info(
-        "%s %s %s %d %.1fms key=%s attempts=%d",
-        request[REQUEST_ID],
-        request.method,
-        request.path,
-        status,
-        elapsed * 1000,
-        label or "-",
-        attempts,
-        extra=extra,
-    )
 
 
 async def apply_response_headers(request: web.Request, response: web.StreamResponse) -> None:
