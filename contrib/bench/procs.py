@@ -243,6 +243,7 @@ class Service:
         self.cpus = cpus
         self.pin_method = pin_method
         self.proc: subprocess.Popen[bytes] | None = None
+        self.env: dict[str, str] | None = None  # None: this process's environment
 
     @property
     def pid(self) -> int:
@@ -260,7 +261,7 @@ class Service:
             argv = ["taskset", "-c", _cpus(self.cpus), *argv]
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(  # noqa: S603 - our own argv, no shell
-                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=self.cwd
+                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=self.cwd, env=self.env
             )
         if self.cpus is not None and self.pin_method == "sched_setaffinity":
             os.sched_setaffinity(self.proc.pid, self.cpus)

@@ -133,7 +133,7 @@ class Scenario:
     floor_note: str = "the same request"
 
     def spec(self, target: str, base_url: str) -> RequestSpec:
-        if target == "gpool":
+        if target.startswith("gpool"):
             return RequestSpec(
                 base_url + self.gpool_path, self.gpool_body, _GPOOL_HEADERS, stream=self.stream
             )
@@ -144,7 +144,7 @@ class Scenario:
     def check(self, target: str, body: bytes) -> str | None:
         """Why this answer is not what the scenario asked for, or None."""
         try:
-            return (self.check_gpool if target == "gpool" else self.check_floor)(body)
+            return (self.check_gpool if target.startswith("gpool") else self.check_floor)(body)
         except (ValueError, KeyError, IndexError, TypeError) as exc:
             return f"unreadable answer ({exc!r}): {body[:200]!r}"
 
