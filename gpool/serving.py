@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -54,6 +55,10 @@ async def serve(
     app = create_app(config, worker=worker)
     host, port = config.server.host, config.server.port
     runner, url = await _start(app, host, port, reuse_port=worker is not None)
+    # Everything built so far (modules, config, the app) lives as long as the process: out
+    # of the collector's sight, a full collection no longer walks it (about 5% of CPU).
+    gc.collect()  # start-up's garbage is not frozen in
+    gc.freeze()
     who = "" if worker is None else f" (worker {worker[0] + 1} of {worker[1]})"
     print(
         f"gpool {__version__}: serving {len(config.keys)} keys on {url}{who}",
