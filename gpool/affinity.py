@@ -23,7 +23,6 @@ GOOGLE_HOST = "generativelanguage.googleapis.com"
 _FILE_PATH = re.compile(r"^(?:/[^/]+)*?/(?:v1beta|v1alpha|v1)/(files/[^/?#:]+)$")
 _FILE_NAME = re.compile(r"^files/[^/?#:]+$")
 _CACHE_NAME = re.compile(r"^cachedContents/[^/?#:]+$")
-_MARKERS = (b"files/", b"cachedContents/")
 
 
 def file_name(uri: str, hosts: frozenset[str]) -> str | None:
@@ -130,7 +129,7 @@ class Affinity:
 
     async def _native(self, request: web.Request) -> list[str]:
         raw = await request.read()  # aiohttp keeps it: the handler reads the same bytes
-        if not any(marker in raw for marker in _MARKERS):
+        if b"files/" not in raw and b"cachedContents/" not in raw:
             return []
         try:
             body = json.loads(raw)

@@ -41,7 +41,11 @@ _DROP_RESPONSE = frozenset(
 
 def upstream_headers(headers: CIMultiDictProxy[str] | CIMultiDict[str]) -> CIMultiDict[str]:
     """The upstream's response headers that still hold once relayed."""
-    return CIMultiDict((k, v) for k, v in headers.items() if k.lower() not in _DROP_RESPONSE)
+    return CIMultiDict(_kept(headers))
+
+
+def _kept(headers: CIMultiDictProxy[str] | CIMultiDict[str]) -> list[tuple[str, str]]:
+    return [(k, v) for k, v in headers.items() if k.lower() not in _DROP_RESPONSE]
 
 
 async def relay(
@@ -57,8 +61,11 @@ async def relay(
     the transform finds incomplete, is reported in the stream's own framing, never as a
     clean end.
     """
-    out = upstream_headers(answer.headers) if headers is None else CIMultiDict(headers)
-    response = web.StreamResponse(status=answer.status, reason=answer.reason, headers=out)
+    response = web.StreamResponse(status=answer.status, reason=answer.reason)
+    if headers is None:
+        response.headers.extend(_kept(answer.headers))
+    else:
+        response.headers.extend(headers)
     if answer.body is not None:
         response.content_length = len(answer.body)
         await response.prepare(request)

@@ -31,6 +31,7 @@ __all__ = [
     "RESOURCES",
     "RESPONSE_HEADERS",
     "RESPONSE_STARTED",
+    "ROUTE",
     "ROUTES",
     "STREAM_FAILURE",
     "TOKENS",
@@ -57,9 +58,10 @@ MODEL: web.RequestKey[str] = web.RequestKey("model")  # the name the client used
 UPSTREAM_MODEL: web.RequestKey[str] = web.RequestKey("upstream_model")  # after aliases
 KEY: web.RequestKey[PoolKey] = web.RequestKey("key")  # the key of the current attempt
 TRIED_KEYS: web.RequestKey[list[PoolKey]] = web.RequestKey("tried_keys")
-STREAM_FAILURE: web.RequestKey[Verdict] = web.RequestKey("stream_failure")
+ROUTE: web.RequestKey[RouteInfo | None] = web.RequestKey("route")  # what the route needs
+STREAM_FAILURE: web.RequestKey[Verdict | None] = web.RequestKey("stream_failure")
 BODY: web.RequestKey[dict[str, Any]] = web.RequestKey("body")  # a JSON body, parsed once
 PREPARED: web.RequestKey[Any] = web.RequestKey("prepared")  # a handler's work kept across retries
 CLIENT: web.RequestKey[str] = web.RequestKey("client")  # who is calling: set by auth, no secret
 PIN: web.RequestKey[PoolKey | None] = web.RequestKey("pin")  # the key a resource ties us to
-TOKENS: web.RequestKey[int] = web.RequestKey("tokens")  # what the answer cost, for tpm limits
+TOKENS: web.RequestKey[int | None] = web.RequestKey("tokens")  # the answer's cost, for tpm

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractAsyncContextManager, contextmanager
+from types import TracebackType
 
 import aiohttp
 from aiohttp_socks import ProxyConnectionError, ProxyConnector, ProxyError, ProxyTimeoutError
 from attrs import frozen
-from multidict import CIMultiDict
+from multidict import CIMultiDictProxy
 from yarl import URL
 
 from gpool.config import UpstreamConfig
@@ -19,7 +20,14 @@ from gpool.errors import UpstreamFailure, UpstreamHTTPError, UpstreamTimeout, Up
 from gpool.keys import PoolKey, classify, transient
 from gpool.redact import mask_url
 
-__all__ = ["UPSTREAM_ERRORS", "Upstream", "UpstreamResponse", "as_failure", "map_errors"]
+__all__ = [
+    "UPSTREAM_ERRORS",
+    "Upstream",
+    "UpstreamCall",
+    "UpstreamResponse",
+    "as_failure",
+    "map_errors",
+]
 
 log = logging.getLogger("gpool.upstream")
 
@@ -56,7 +64,7 @@ class UpstreamResponse:
 
     status: int
     reason: str | None
-    headers: CIMultiDict[str]
+    headers: CIMultiDictProxy[str]
     raw: aiohttp.ClientResponse
     body: bytes | None = None
 
@@ -142,8 +150,7 @@ class Upstream:
             self._urls[(path, kept)] = url
         return url
 
-    @asynccontextmanager
-    async def open(
+    def open(
         self,
         key: PoolKey,
         method: str,
@@ -152,30 +159,75 @@ class Upstream:
         query: Iterable[tuple[str, str]] = (),
         headers: Mapping[str, str] | None = None,
         body: bytes | None = None,
-    ) -> AsyncIterator[UpstreamResponse]:
-        """Send one request with ``key``; yield its answer once the headers are in.
+    ) -> UpstreamCall:
+        """Send one request with ``key``: ``async with`` it for its answer's headers.
 
         An error answer that another key may fix is raised as ``UpstreamHTTPError``; any
-        other error answer is yielded with its body read, to be returned as it is.
+        other error answer comes with its body read, to be returned as it is.
         """
-        session = self._sessions[key.proxy]
-        out = forward_headers(headers or {})
+        out = forward_headers(headers) if headers else {}
         out["x-goog-api-key"] = key.secret
-        with map_errors(key):
-            async with session.request(
-                method, self.url(path, query), headers=out, data=body
-            ) as resp:
-                if resp.status < 400:
-                    yield UpstreamResponse(resp.status, resp.reason, resp.headers.copy(), resp)
-                    return
-                error_body = await resp.content.read(_MAX_ERROR_BODY)
-                verdict = classify(resp.status, error_body, now=time.time())
-                content_type = resp.headers.get("Content-Type", "application/json")
-                if verdict.retry:
-                    raise UpstreamHTTPError(resp.status, error_body, content_type, verdict)
-                yield UpstreamResponse(
-                    resp.status, resp.reason, resp.headers.copy(), resp, body=error_body
-                )
+        request = self._sessions[key.proxy].request(
+            method, self.url(path, query), headers=out, data=body
+        )
+        return UpstreamCall(request, key)
+
+
+class UpstreamCall:
+    """One upstream request in flight. aiohttp, aiohttp-socks and timeout errors, while it
+    is sent or its answer read inside the ``async with``, become ``UpstreamFailure``s.
+
+    (A class rather than ``@asynccontextmanager``: this runs for every request, and the
+    generator-based helpers cost more than the rest of this module.)
+    """
+
+    __slots__ = ("_key", "_request", "_response")
+
+    def __init__(
+        self, request: AbstractAsyncContextManager[aiohttp.ClientResponse], key: PoolKey
+    ) -> None:
+        self._request = request
+        self._key = key
+        self._response: aiohttp.ClientResponse | None = None
+
+    async def __aenter__(self) -> UpstreamResponse:
+        try:
+            self._response = resp = await self._request.__aenter__()
+            if resp.status < 400:
+                return UpstreamResponse(resp.status, resp.reason, resp.headers, resp)
+            error_body = await resp.content.read(_MAX_ERROR_BODY)
+        except UPSTREAM_ERRORS as exc:
+            await self._close()
+            raise as_failure(exc, self._key) from exc
+        except BaseException:
+            await self._close()
+            raise
+        verdict = classify(resp.status, error_body, now=time.time())
+        content_type = resp.headers.get("Content-Type", "application/json")
+        if verdict.retry:
+            await self._close()
+            raise UpstreamHTTPError(resp.status, error_body, content_type, verdict)
+        return UpstreamResponse(resp.status, resp.reason, resp.headers, resp, body=error_body)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._close(exc_type, exc, tb)
+        if isinstance(exc, UPSTREAM_ERRORS):
+            raise as_failure(exc, self._key) from exc
+
+    async def _close(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc: BaseException | None = None,
+        tb: TracebackType | None = None,
+    ) -> None:
+        if self._response is not None:
+            self._response = None
+            await self._request.__aexit__(exc_type, exc, tb)
 
 
 def forward_headers(headers: Mapping[str, str]) -> dict[str, str]:

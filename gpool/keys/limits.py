@@ -61,21 +61,25 @@ class LimitTable:
         self._overrides = {k: dict(v) for k, v in (overrides or {}).items()}
         self._share = share
         self._cache: dict[tuple[str, str], Limit | None] = {}
+        tables = [self._defaults, *self._overrides.values()]
+        #: Whether any answer's token count matters (a tpm limit somewhere).
+        self.counts_tokens = any(lim.tpm is not None for t in tables for lim in t.values())
 
     def __bool__(self) -> bool:
         return bool(self._defaults or self._overrides)
 
     def for_key(self, key_id: str, model: str) -> Limit | None:
         cached = (key_id, model)
-        if cached not in self._cache:
-            base = _lookup(self._defaults, model)
-            own = _lookup(self._overrides.get(key_id, {}), model)
-            if own is not None:
-                base = own if base is None else base.merged(own)
-            if base is not None and self._share is not None:
-                base = base.share(*self._share)
-            self._cache[cached] = base
-        return self._cache[cached]
+        if cached in self._cache:
+            return self._cache[cached]
+        base = _lookup(self._defaults, model)
+        own = _lookup(self._overrides.get(key_id, {}), model)
+        if own is not None:
+            base = own if base is None else base.merged(own)
+        if base is not None and self._share is not None:
+            base = base.share(*self._share)
+        self._cache[cached] = base
+        return base
 
 
 def _lookup(table: Mapping[str, Limit], model: str) -> Limit | None:

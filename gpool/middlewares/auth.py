@@ -9,8 +9,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from gpool.errors import Unauthorized
-from gpool.routes import route_info
-from gpool.state import CLIENT
+from gpool.state import CLIENT, ROUTE
 
 #: The client of an open gpool (no auth.tokens): every caller is the same one.
 ANONYMOUS = "anonymous"
@@ -47,7 +46,7 @@ def auth_middleware(tokens: tuple[str, ...]) -> Middleware:
         if not known:
             request[CLIENT] = ANONYMOUS
             return await handler(request)
-        info = route_info(request)
+        info = request[ROUTE]
         if info is not None and info.public:
             return await handler(request)
         credential = client_credential(request)

@@ -10,8 +10,7 @@ from aiohttp.typedefs import Handler, Middleware
 from gpool.errors import UpstreamFailure
 from gpool.keys import KeyPool, PoolKey
 from gpool.keys.pool import NO_MODEL
-from gpool.routes import route_info
-from gpool.state import KEY, PIN, STREAM_FAILURE, TOKENS, TRIED_KEYS, UPSTREAM_MODEL
+from gpool.state import KEY, PIN, ROUTE, STREAM_FAILURE, TOKENS, TRIED_KEYS, UPSTREAM_MODEL
 
 __all__ = ["PinFor", "keys_middleware", "no_pin"]
 
@@ -31,24 +30,26 @@ def keys_middleware(pool: KeyPool, pin_for: PinFor = no_pin) -> Middleware:
 
     @web.middleware
     async def keys(request: web.Request, handler: Handler) -> web.StreamResponse:
-        info = route_info(request)
+        info = request[ROUTE]
         if info is None or not info.keyed:
             return await handler(request)
-        model = request.get(UPSTREAM_MODEL, NO_MODEL)
+        model = request[UPSTREAM_MODEL] if info.model_from else NO_MODEL
         tried = request.setdefault(TRIED_KEYS, [])
-        if PIN not in request:
+        if not tried:  # the first attempt: later ones keep its pin
             request[PIN] = await pin_for(request)
         key = await pool.acquire(model, exclude=tried, pin=request[PIN])
         tried.append(key)
         request[KEY] = key
+        # Set up front, so reading them back costs no KeyError when nothing was reported.
+        request[STREAM_FAILURE] = request[TOKENS] = None
         try:
             response = await handler(request)
         except UpstreamFailure as exc:
             pool.record_failure(key, model, exc.verdict)
             raise
-        failure = request.pop(STREAM_FAILURE, None)
+        failure = request[STREAM_FAILURE]
         if failure is None:
-            await pool.record_success(key, model, request.pop(TOKENS, None))
+            await pool.record_success(key, model, request[TOKENS])
         else:
             pool.record_failure(key, model, failure)
         return response

@@ -11,8 +11,7 @@ from aiohttp.typedefs import Handler, Middleware
 from gpool.catalog import ModelCatalog
 from gpool.errors import BadRequest, ModelNotFound
 from gpool.model_policy import ModelPolicy
-from gpool.routes import route_info
-from gpool.state import BODY, MODEL, UPSTREAM_MODEL
+from gpool.state import BODY, MODEL, ROUTE, UPSTREAM_MODEL
 
 __all__ = ["models_middleware"]
 
@@ -25,7 +24,7 @@ def models_middleware(policy: ModelPolicy, catalog: ModelCatalog) -> Middleware:
 
     @web.middleware
     async def models(request: web.Request, handler: Handler) -> web.StreamResponse:
-        info = route_info(request)
+        info = request[ROUTE]
         if info is None or info.model_from is None:
             return await handler(request)
         if info.model_from == "path":

@@ -14,7 +14,8 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from gpool.logs import Fields, direct_writer
-from gpool.state import KEY, REQUEST_ID, RESPONSE_HEADERS, RESPONSE_STARTED, TRIED_KEYS
+from gpool.routes import route_info
+from gpool.state import KEY, REQUEST_ID, RESPONSE_HEADERS, RESPONSE_STARTED, ROUTE, TRIED_KEYS
 
 __all__ = ["AccessLog", "apply_response_headers", "request_log_middleware"]
 
@@ -69,7 +70,8 @@ class AccessLog:
 
 
 def request_log_middleware(access: AccessLog | None = None) -> Middleware:
-    """Tag each request with an id (the client's ``X-Request-Id`` if sane) and log it once."""
+    """Tag each request with an id (the client's ``X-Request-Id`` if sane) and its route's
+    ``RouteInfo``, and log it once."""
     access = access or AccessLog()
     # Ids are a random per-app prefix and a counter: unique without a syscall per request.
     prefix = secrets.token_hex(4)
@@ -84,6 +86,7 @@ def request_log_middleware(access: AccessLog | None = None) -> Middleware:
         else:
             request_id = f"{prefix}{next(numbers) & 0xFFFFFFFF:08x}"
         request[REQUEST_ID] = request_id
+        request[ROUTE] = route_info(request)  # looked up once, for every later stage
         request[RESPONSE_HEADERS] = {"X-Request-Id": request_id}
         status = 500
         try:

@@ -9,8 +9,7 @@ from aiohttp.typedefs import Handler, Middleware
 
 from gpool.errors import NoKeyAvailable, UpstreamFailure
 from gpool.keys import RetryBudget
-from gpool.routes import route_info
-from gpool.state import RESPONSE_STARTED, TRIED_KEYS
+from gpool.state import RESPONSE_STARTED, ROUTE, TRIED_KEYS
 
 __all__ = ["retry_middleware"]
 
@@ -26,7 +25,7 @@ def retry_middleware(max_attempts: int, budget: RetryBudget | None = None) -> Mi
 
     @web.middleware
     async def retry(request: web.Request, handler: Handler) -> web.StreamResponse:
-        info = route_info(request)
+        info = request[ROUTE]
         if info is None or not info.keyed:
             return await handler(request)
         request[TRIED_KEYS] = []

@@ -42,7 +42,10 @@ async def call_model(request: web.Request) -> web.StreamResponse:
 
 def _counts_tokens(request: web.Request, model: str) -> bool:
     """Whether a tokens-per-minute limit needs this answer's token count."""
-    limit = request.app[POOL].limits.for_key(request[KEY].key_id, model)
+    limits = request.app[POOL].limits
+    if not limits.counts_tokens:
+        return False
+    limit = limits.for_key(request[KEY].key_id, model)
     return limit is not None and limit.tpm is not None
 
 
