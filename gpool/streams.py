@@ -11,6 +11,7 @@ import json
 import re
 from typing import Protocol
 
+from gpool import jsonio
 from gpool.translate import (
     ChatStreamTranslator,
     EmptyAnswer,
@@ -153,7 +154,7 @@ class OpenAIChatStream:
         out: list[bytes] = []
         for data in events:
             try:
-                event = json.loads(data)
+                event = jsonio.loads(data)
             except ValueError:
                 raise StreamIncomplete("the upstream sent an event that is not JSON") from None
             try:

@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from gpool import create_app
+from gpool import create_app, jsonio
 from gpool.config import Config, KeyConfig, UpstreamConfig
 from gpool.fake import FAKE_STATE, FakeState, create_fake_app
 from tests.redis_server import redis_server  # noqa: F401 - a fixture for the tests
 
 MakeConfig = Callable[..., Config]
 StartGpool = Callable[..., Awaitable[TestClient[web.Request, web.Application]]]
+
+
+@pytest.fixture(params=["orjson", "stdlib"] if jsonio.FAST else ["stdlib"])
+def json_backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run a test with each JSON implementation gpool may have: orjson (gpool[speed]) and
+    the standard library, so the pure-Python path stays tested where orjson is installed."""
+    jsonio.use_stdlib(request.param == "stdlib")
+    try:
+        yield request.param
+    finally:
+        jsonio.use_stdlib(False)
 
 
 @pytest.fixture

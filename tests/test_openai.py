@@ -18,6 +18,9 @@ from gpool.config import AuthConfig, MediaConfig, ModelsConfig, RetryConfig
 from gpool.fake import FakeState, fake_key
 from tests.conftest import MakeConfig, StartGpool, generate_calls
 
+# Both JSON implementations: orjson (gpool[speed]) and the standard library.
+pytestmark = pytest.mark.usefixtures("json_backend")
+
 TOKEN = "sk-openai-client"
 OK = fake_key("ok", 1)
 PNG = base64.b64decode(

@@ -19,6 +19,9 @@ from gpool.translate import (
     models_to_openai,
 )
 
+# Both JSON implementations: orjson (gpool[speed]) and the standard library.
+pytestmark = pytest.mark.usefixtures("json_backend")
+
 MODEL = "gemini-embedding-001"
 
 

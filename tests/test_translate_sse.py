@@ -8,6 +8,9 @@ import pytest
 
 from gpool.translate import SSEDecoder, sse_event
 
+# Both JSON implementations: orjson (gpool[speed]) and the standard library.
+pytestmark = pytest.mark.usefixtures("json_backend")
+
 FIRST = {"candidates": [{"content": {"parts": [{"text": "héllo\n"}]}}], "responseId": "r"}
 SECOND = {"candidates": [{"finishReason": "STOP"}], "responseId": "r"}
 PAYLOAD = b"".join(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from gpool import jsonio
 from gpool.catalog import ModelCatalog
 from gpool.errors import BadRequest, ModelNotFound
 from gpool.model_policy import ModelPolicy
@@ -52,7 +52,7 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     """The request's JSON object, parsed once here for every later stage."""
     raw = await request.read()
     try:
-        body = json.loads(raw)
+        body = jsonio.loads(raw)
     except ValueError as exc:
         raise BadRequest(f"the request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):

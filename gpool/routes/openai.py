@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from aiohttp import web
 from attrs import frozen
 
+from gpool import jsonio
 from gpool.dialect import dialect_of
 from gpool.errors import ModelNotFound, UpstreamFailure, UpstreamHTTPError
 from gpool.keys import Effect, Verdict
@@ -67,7 +67,7 @@ async def _prepare_chat(request: web.Request) -> _PreparedChat:
         urls = remote_image_urls(body)
         media = await request.app[MEDIA].fetch_all(urls) if urls else {}
         plan = chat_request_to_gemini(body, upstream_model=request[UPSTREAM_MODEL], media=media)
-        prepared = _PreparedChat(plan, json.dumps(plan.body, ensure_ascii=False).encode())
+        prepared = _PreparedChat(plan, jsonio.dumps(plan.body))
         request[PREPARED] = prepared
     return prepared
 
@@ -114,7 +114,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         raw = await answer.raw.read()
     try:
         completion = chat_response_from_gemini(
-            json.loads(raw),
+            jsonio.loads(raw),
             model=request[MODEL],
             created=created,
             include_thoughts=plan.include_thoughts,
@@ -124,7 +124,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     except EmptyAnswer as exc:
         raise _empty(exc) from None
     request[TOKENS] = completion["usage"]["total_tokens"]
-    return web.json_response(completion)
+    return web.Response(body=jsonio.dumps(completion), content_type="application/json")
 
 
 async def embeddings(request: web.Request) -> web.Response:
@@ -140,7 +140,7 @@ async def embeddings(request: web.Request) -> web.Response:
     answers = []
     for batch in batches:
         async with request.app[UPSTREAM].open(
-            request[KEY], "POST", path, headers=_JSON, body=json.dumps(batch).encode()
+            request[KEY], "POST", path, headers=_JSON, body=jsonio.dumps(batch)
         ) as answer:
             if answer.body is not None:
                 raise _refuse(answer)

@@ -84,7 +84,7 @@ def read_parts(candidate: Any, id_factory: Callable[[], str]) -> Parts:
     texts: list[str] = []
     thoughts: list[str] = []
     for part in parts if isinstance(parts, list) else []:
-        if not isinstance(part, Mapping):
+        if not isinstance(part, dict):
             continue
         text = part.get("text")
         if isinstance(text, str):

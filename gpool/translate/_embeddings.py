@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import base64
-import json
 import struct
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
+from gpool import jsonio
 from gpool.errors import BadRequest
 
 from ._errors import EmptyAnswer
@@ -164,10 +164,10 @@ def embeddings_bytes_from_gemini(bodies: list[bytes], plan: EmbedPlan, *, model:
 
 def _loads(body: bytes) -> Any:
     try:
-        return json.loads(body)
+        return jsonio.loads(body)
     except ValueError:
         raise EmptyAnswer("Gemini sent an embeddings answer that is not JSON") from None
 
 
 def _dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()
+    return jsonio.dumps(value)

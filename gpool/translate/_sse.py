@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ._util import compact
+from gpool import jsonio
 
 __all__ = ["SSEDecoder", "sse_event"]
 
@@ -68,5 +68,5 @@ class SSEDecoder:
 
 def sse_event(data: dict[str, Any] | str) -> bytes:
     """``data: <compact json>\\n\\n``; a string (``"[DONE]"``) is sent as it is."""
-    payload = data if isinstance(data, str) else compact(data)
-    return b"data: " + payload.encode() + b"\n\n"
+    payload = data.encode() if isinstance(data, str) else jsonio.dumps(data)
+    return b"data: " + payload + b"\n\n"

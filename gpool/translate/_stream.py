@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -130,7 +130,7 @@ class ChatStreamTranslator:
 
     def feed(self, event: Any) -> list[JSON]:
         """One parsed event -> chunks; raises UpstreamStreamError for Google's error event."""
-        if not isinstance(event, Mapping):
+        if not isinstance(event, dict):
             raise EmptyAnswer("Gemini sent a stream event that is not a JSON object")
         error = event.get("error")
         if error is not None:

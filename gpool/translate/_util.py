@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -28,9 +29,12 @@ _CAMEL_RE = re.compile(r"_([a-z0-9])")
 _SNAKE_RE = re.compile(r"(?<!^)(?=[A-Z])")
 
 
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def compact(obj: Any) -> str:
     """JSON as OpenAI and Gemini both write it on the wire: no spaces, UTF-8 kept."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    return _COMPACT.encode(obj)  # json.dumps() would build a new encoder for each call
 
 
 def camel(name: str) -> str:
@@ -39,13 +43,21 @@ def camel(name: str) -> str:
 
 
 def pick(obj: Any, key: str) -> Any:
-    """``obj[key]`` (camelCase) or its snake_case twin: Google's JSON parser accepts both."""
-    if not isinstance(obj, Mapping):
+    """``obj[key]`` (camelCase) or its snake_case twin: Google's JSON parser accepts both.
+
+    ``obj`` is parsed JSON, so a dict (an ABC check would cost more than the lookup).
+    """
+    if not isinstance(obj, dict):
         return None
     value = obj.get(key)
     if value is None:
-        value = obj.get(_SNAKE_RE.sub("_", key).lower())
+        value = obj.get(_snake(key))
     return value
+
+
+@functools.cache
+def _snake(key: str) -> str:
+    return _SNAKE_RE.sub("_", key).lower()  # keys are the code's own literals: few
 
 
 def is_int(value: Any) -> bool:

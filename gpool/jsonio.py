@@ -1,0 +1,102 @@
+"""JSON on the request path: orjson when installed (``gpool[speed]``), else the standard
+library, with the same answers either way.
+
+- ``loads`` accepts what ``json.loads`` accepts, except ``NaN`` and ``Infinity``, which
+  are not JSON: a request carrying them is refused rather than forwarded as ``null`` by
+  one build and as ``NaN`` by the other. Where orjson's reading differs from the
+  standard library's (integers beyond 64 bits, which it reads as floats; lone surrogate
+  escapes, which it refuses), the standard library reads the input.
+- ``dumps`` is compact UTF-8. A string that cannot be UTF-8 (a lone surrogate a client
+  sent as ``\\ud800``) is written ``\\u``-escaped, as it came, instead of failing.
+
+Call these as ``jsonio.loads``: a test may switch the implementation in place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any, cast
+
+__all__ = ["FAST", "dumps", "loads", "speedups_enabled", "use_stdlib"]
+
+_DECODER = json.JSONDecoder(parse_constant=lambda name: _refuse(name))
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_ASCII_ENCODER = json.JSONEncoder(separators=(",", ":"))
+
+
+# A run of digits that long may be an integer orjson cannot hold (it would read a float).
+_LONG_DIGITS = re.compile(r"\d{19}")
+_LONG_DIGITS_BYTES = re.compile(rb"\d{19}")
+
+
+def speedups_enabled() -> bool:
+    """False when ``GPOOL_SPEED=0``: run without orjson and uvloop even if installed."""
+    return os.environ.get("GPOOL_SPEED", "1") != "0"
+
+
+def _refuse(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _std_loads(data: bytes | str) -> Any:
+    """``json.loads`` without its encoding sniffing: JSON on the wire is UTF-8."""
+    text = data.decode() if isinstance(data, bytes | bytearray | memoryview) else data
+    return _DECODER.decode(text)
+
+
+def _std_dumps(value: Any) -> bytes:
+    text = _ENCODER.encode(value)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return _ASCII_ENCODER.encode(value).encode()
+
+
+Loads = Callable[[bytes | str], Any]
+Dumps = Callable[[Any], bytes]
+
+
+def _with_orjson(orjson: ModuleType) -> tuple[Loads, Dumps]:
+    decode_error, encode = orjson.JSONDecodeError, orjson.dumps
+
+    def fast_loads(data: bytes | str) -> Any:
+        # orjson reads integers beyond 64 bits as floats: leave those to the standard library.
+        if _LONG_DIGITS.search(data) if isinstance(data, str) else _LONG_DIGITS_BYTES.search(data):
+            return _std_loads(data)
+        try:
+            return orjson.loads(data)
+        except decode_error:
+            return _std_loads(data)  # the same verdict and message as without orjson
+
+    def fast_dumps(value: Any) -> bytes:
+        try:
+            return cast(bytes, encode(value))
+        except TypeError:  # an integer beyond 64 bits, a lone surrogate, ...
+            return _std_dumps(value)
+
+    return fast_loads, fast_dumps
+
+
+_FAST: tuple[Loads, Dumps] | None = None
+if speedups_enabled():
+    try:
+        import orjson as _orjson
+    except ImportError:
+        pass
+    else:
+        _FAST = _with_orjson(_orjson)
+
+#: Whether orjson does the work.
+FAST = _FAST is not None
+loads, dumps = _FAST or (_std_loads, _std_dumps)
+
+
+def use_stdlib(enabled: bool = True) -> None:
+    """Switch to the standard library (or back): for tests of the pure-Python path."""
+    global FAST, loads, dumps
+    FAST = _FAST is not None and not enabled
+    loads, dumps = _FAST if FAST and _FAST else (_std_loads, _std_dumps)
