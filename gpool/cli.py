@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import ipaddress
 import sys
 from collections.abc import Sequence
 
 import attrs
 
-from gpool import __version__
+from gpool import __version__, speedups
 from gpool.config import Config
 from gpool.config_loader import ConfigError, config_summary, load_config
 from gpool.keys.build import state_problem
@@ -59,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"  {line}")
             return 0
         if args.demo:
-            return asyncio.run(serve_demo(args.host, args.port))
+            return speedups.run(serve_demo(args.host, args.port))
         config = override(load_config(args.config), args.host, args.port)
     except ConfigError as exc:
         for problem in exc.problems:
@@ -79,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USAGE
         return run_workers(args.config, args.host, args.port, args.workers)
     setup_logging(config.log.level, config.log.format)
-    asyncio.run(serve(config))
+    speedups.run(serve(config))
     return 0
 
 

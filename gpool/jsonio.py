@@ -15,12 +15,13 @@ Call these as ``jsonio.loads``: a test may switch the implementation in place.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any, cast
 
-__all__ = ["FAST", "dumps", "loads", "speedups_enabled", "use_stdlib"]
+from gpool import speedups
+
+__all__ = ["FAST", "dumps", "loads", "use_stdlib"]
 
 _DECODER = json.JSONDecoder(parse_constant=lambda name: _refuse(name))
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
@@ -38,11 +39,6 @@ _LONG_RUN = b"0" * 19
 def _may_hold_long_integer(data: bytes | str) -> bool:
     raw = data.encode(errors="surrogatepass") if isinstance(data, str) else bytes(data)
     return _LONG_RUN in raw.translate(_DIGITS_ONLY)
-
-
-def speedups_enabled() -> bool:
-    """False when ``GPOOL_SPEED=0``: run without orjson and uvloop even if installed."""
-    return os.environ.get("GPOOL_SPEED", "1") != "0"
 
 
 def _refuse(name: str) -> Any:
@@ -88,7 +84,7 @@ def _with_orjson(orjson: ModuleType) -> tuple[Loads, Dumps]:
 
 
 _FAST: tuple[Loads, Dumps] | None = None
-if speedups_enabled():
+if speedups.enabled():
     try:
         import orjson as _orjson
     except ImportError:

@@ -12,7 +12,7 @@ import sys
 
 from aiohttp import web
 
-from gpool import __version__
+from gpool import __version__, jsonio
 from gpool.app import create_app
 from gpool.config import Config
 from gpool.logs import setup_logging
@@ -30,6 +30,12 @@ async def _start(
     bound_host, bound_port = runner.addresses[0][:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     return runner, f"http://{shown}:{bound_port}"
+
+
+def _engines() -> str:
+    """Which event loop and JSON library serve requests (gpool[speed] or the stdlib)."""
+    loop = type(asyncio.get_running_loop()).__module__.partition(".")[0]
+    return f"{'uvloop' if loop == 'uvloop' else 'asyncio'}, {'orjson' if jsonio.FAST else 'json'}"
 
 
 async def _until_stopped(*, supervisor: int | None = None) -> None:
@@ -61,7 +67,7 @@ async def serve(
     gc.freeze()
     who = "" if worker is None else f" (worker {worker[0] + 1} of {worker[1]})"
     print(
-        f"gpool {__version__}: serving {len(config.keys)} keys on {url}{who}",
+        f"gpool {__version__}: serving {len(config.keys)} keys on {url}{who}; {_engines()}",
         file=sys.stderr,
         flush=True,
     )

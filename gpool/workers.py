@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import multiprocessing
 import os
@@ -12,6 +11,7 @@ import time
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
+from gpool import speedups
 from gpool.config_loader import load_config
 from gpool.logs import setup_logging
 
@@ -32,7 +32,7 @@ def _worker(
 
     config = override(load_config(path), host, port)
     setup_logging(config.log.level, config.log.format)
-    asyncio.run(serve(config, worker=(index, count), supervisor=supervisor))
+    speedups.run(serve(config, worker=(index, count), supervisor=supervisor))
 
 
 def _free_port(host: str) -> int:

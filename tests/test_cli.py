@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 import signal
 import subprocess
@@ -173,3 +174,31 @@ async def test_serve_with_a_config_file(
     assert '"logger": "gpool.access"' in gpool.text and '"status": 200' in gpool.text
     assert key not in gpool.text and "sk-t" not in gpool.text
     assert fake.calls[-1].key == key
+
+
+@pytest.mark.parametrize("speed", ["1", "0"])
+async def test_serve_says_which_engines_run_it_and_answers_on_both(
+    tmp_path: Path, unused_tcp_port: int, fake_server: TestServer, speed: str
+) -> None:
+    """gpool[speed] (uvloop, orjson) when installed; GPOOL_SPEED=0 runs the stdlib path."""
+    config = write_config(tmp_path, fake_server, f"keys: ['{fake_key('ok', 3)}']\n")
+    args = ["serve", "--config", str(config), "--port", str(unused_tcp_port)]
+    gpool = await GpoolProcess.start(*args, env={"GPOOL_SPEED": speed})
+    base = f"http://127.0.0.1:{unused_tcp_port}"
+    try:
+        async with aiohttp.ClientSession() as session:
+            chat = {"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "hi"}]}
+            async with session.post(f"{base}/v1/chat/completions", json=chat) as resp:
+                assert resp.status == 200
+                assert (await resp.json())["choices"][0]["message"]["content"]
+            bad = b'{"model": "gemini-2.5-flash", "temperature": NaN}'
+            async with session.post(f"{base}/v1/chat/completions", data=bad) as resp:
+                assert resp.status == 400
+                assert "NaN is not a JSON value" in (await resp.json())["error"]["message"]
+        assert await gpool.stop() == 0
+    finally:
+        await gpool.kill()
+    fast = speed == "1"
+    loop = "uvloop" if fast and importlib.util.find_spec("uvloop") else "asyncio"
+    json_lib = "orjson" if fast and importlib.util.find_spec("orjson") else "json"
+    assert f"; {loop}, {json_lib}\n" in gpool.text
