@@ -69,12 +69,18 @@ def _parser() -> argparse.ArgumentParser:
         help=f"comma-separated subset of: {names}; a name may end in @CONCURRENCY (all)",
     )
     parser.add_argument("--out", type=Path, default=HERE / "results", help="results directory")
+    parser.add_argument("--label", help="appended to the results' file names: <date>-<host>-LABEL")
     parser.add_argument(
         "--gpool-arg",
         action="append",
         default=[],
         metavar="ARG",
         help='extra `gpool serve` arguments, e.g. --gpool-arg "--workers 2" (repeatable)',
+    )
+    parser.add_argument(
+        "--floor-uvloop",
+        action="store_true",
+        help="run the floor on uvloop too: the like-for-like floor for gpool[speed]",
     )
     parser.add_argument(
         "--check", action="store_true", help="exit 1 when a target is missed (for CI)"
@@ -130,7 +136,13 @@ class Bench:
         self.gpool = self._new_gpool()
         self.floor = self._service(
             "floor",
-            [sys.executable, str(HERE / "floor.py"), "--upstream", self.fake.url],
+            [
+                sys.executable,
+                str(HERE / "floor.py"),
+                "--upstream",
+                self.fake.url,
+                *(["--uvloop"] if args.floor_uvloop else []),
+            ],
             self.pinning.proxy,
         )
         self.floor.argv += ["--port", str(self.floor.port)]
@@ -177,6 +189,14 @@ class Bench:
     def stop_all(self) -> None:
         for service in (self.gpool, self.floor, self.fake):
             service.stop()
+
+    def gpool_engines(self) -> str:
+        """The event loop and JSON library gpool said it runs on ("uvloop, orjson")."""
+        with self.gpool.log_path.open("rb") as log:
+            for line in log:
+                if b": serving " in line and b"; " in line:
+                    return line.rpartition(b"; ")[2].decode().strip()
+        return "unknown"
 
     def access_lines(self) -> int:
         with self.gpool.log_path.open("rb") as log:
@@ -266,6 +286,8 @@ def _meta(bench: Bench, argv: list[str], started: float) -> dict[str, Any]:
         "gpool": f"`gpool serve` with {len(upstream_keys())} keys, request log on (info, to a "
         f"file), default state, a fresh directory per start, extra args: "
         f"{' '.join(bench.args.gpool_arg) or 'none'}",
+        "engines": f"gpool on {bench.gpool_engines()}; the floor on "
+        f"{'uvloop' if bench.args.floor_uvloop else 'asyncio'}, no JSON work",
         "fd limits": f"gpool {nofile_limit(bench.gpool.pid)}, "
         f"floor {nofile_limit(bench.floor.pid)}",
         "wall time": f"{time.monotonic() - started:.0f} s",
@@ -330,7 +352,8 @@ def _run(
     meta = _meta(bench, argv, started)
     meta["request log"] = f"{bench.access_lines():,} gpool.access lines written"
     summary = summarise(runs, leak, failures)
-    stem = f"{meta['date']}-{meta['hostname']}"
+    label = [bench.args.label] if bench.args.label else []
+    stem = "-".join([meta["date"], meta["hostname"], *label])
     md, raw, text = write_results(bench.args.out, stem, meta, runs, summary)
     print(text)
     _say(f"results: {md} and {raw}")

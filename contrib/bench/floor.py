@@ -85,7 +85,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--upstream", required=True, help="base URL, like http://127.0.0.1:8081")
+    parser.add_argument(
+        "--uvloop", action="store_true", help="run on uvloop, to compare with gpool[speed]"
+    )
     args = parser.parse_args(argv)
+    loop = None
+    if args.uvloop:
+        import uvloop
+
+        loop = uvloop.new_event_loop()
     web.run_app(
         create_floor_app(args.upstream),
         host=args.host,
@@ -93,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         access_log=None,
         print=None,
         handler_cancellation=True,
+        loop=loop,
     )
     return 0
 
