@@ -41,6 +41,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per target")
     parser.add_argument("--slices", type=int, default=8)
+    parser.add_argument(
+        "--proxy-cpus",
+        choices=["own", "all"],
+        default="own",
+        help="own: proxies pinned off the load generator's CPU; all: unpinned (--workers)",
+    )
     for side in ("a", "b"):
         parser.add_argument(
             f"--{side}-arg", action="append", default=[], help=f"gpool serve args, side {side}"
@@ -73,7 +79,14 @@ def _git(*args: str) -> None:
 
 
 def _gpool(
-    name: str, code: Path, work: Path, fake: Service, args: list[str], extra: str, env: list[str]
+    name: str,
+    code: Path,
+    work: Path,
+    fake: Service,
+    args: list[str],
+    extra: str,
+    env: list[str],
+    cpus: frozenset[int] | None,
 ) -> Service:
     home = work / name
     home.mkdir()
@@ -83,14 +96,13 @@ def _gpool(
         config.write_text(config.read_text() + extra.replace("\\n", "\n") + "\n")
     port = free_port()
     argv = [sys.executable, "-m", "gpool", "serve", "--config", str(config), "--port", str(port)]
-    pinning = plan_pinning()
     service = Service(
         name,
         [*argv, *args],
         port,
         work / f"{name}.log",
-        cpus=pinning.proxy,
-        pin_method=pinning.method,
+        cpus=cpus,
+        pin_method=plan_pinning().method,
         cwd=home,
     )
     service.env = {**os.environ, "PYTHONPATH": str(code), **dict(e.split("=", 1) for e in env)}
@@ -100,6 +112,7 @@ def _gpool(
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     pinning = plan_pinning()
+    proxy_cpus = pinning.proxy if args.proxy_cpus == "own" else None
     with tempfile.TemporaryDirectory(prefix="gpool-ab-") as tmp:
         work = Path(tmp)
         base = REPO if args.same_code else _worktree(args.base, work)
@@ -125,13 +138,13 @@ def main(argv: list[str] | None = None) -> int:
             ],
             floor_port,
             work / "floor.log",
-            cpus=pinning.proxy,
+            cpus=proxy_cpus,
             pin_method=pinning.method,
         )
         split = [a for raw in args.a_arg for a in shlex.split(raw)]
-        a = _gpool("gpool-a", base, work, fake, split, args.a_config, args.a_env)
+        a = _gpool("gpool-a", base, work, fake, split, args.a_config, args.a_env, proxy_cpus)
         split = [a for raw in args.b_arg for a in shlex.split(raw)]
-        b = _gpool("gpool-b", REPO, work, fake, split, args.b_config, args.b_env)
+        b = _gpool("gpool-b", REPO, work, fake, split, args.b_config, args.b_env, proxy_cpus)
         services = [a, b, floor]
         try:
             for service in (fake, *services):
@@ -149,7 +162,10 @@ def _compare(args: argparse.Namespace, services: list[Service], fake: Service) -
     a_code = "working tree" if args.same_code else args.base
     print(f"A: {a_code} {args.a_arg} {args.a_config!r} {args.a_env}")
     print(f"B: working tree {args.b_arg} {args.b_config!r} {args.b_env}")
-    print("scenario     conc  run  A ms/req  B ms/req  floor   B/A    A/floor B/floor")
+    print(
+        "scenario     conc  run  A ms/req  B ms/req  floor   B/A    A/floor B/floor"
+        "   A req/s  B req/s  floor req/s"
+    )
     for item in args.scenarios.split(","):
         name, _, conc = item.partition("@")
         ratios: list[float] = []
@@ -167,11 +183,13 @@ def _compare(args: argparse.Namespace, services: list[Service], fake: Service) -
                 )
             )
             cpu = {row["target"]: row["cpu_ms_per_req"] for row in rows}
+            rps = {row["target"]: row["rps"] for row in rows}
             a, b, floor = cpu["gpool-a"], cpu["gpool-b"], cpu["floor"]
             ratios.append(b / a)
             print(
                 f"{name:13}{conc or 32:>4}{run + 1:>5}{a:10.3f}{b:10.3f}{floor:8.3f}"
-                f"{b / a:7.3f}{a / floor:9.3f}{b / floor:8.3f}",
+                f"{b / a:7.3f}{a / floor:9.3f}{b / floor:8.3f}"
+                f"{rps['gpool-a']:10.0f}{rps['gpool-b']:9.0f}{rps['floor']:13.0f}",
                 flush=True,
             )
         print(f"{name}@{conc or 32}: median B/A {statistics.median(ratios):.3f}", flush=True)
