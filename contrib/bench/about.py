@@ -6,7 +6,7 @@ import contextlib
 import subprocess
 from pathlib import Path
 
-__all__ = ["code_version", "cpu_model"]
+__all__ = ["code_version", "commit", "cpu_model"]
 
 
 def cpu_model() -> str:
@@ -29,8 +29,14 @@ def _git(repo: Path, *args: str) -> str:
 
 
 def code_version(repo: Path) -> str:
-    """The commit, and how many files under gpool/ differ from it: what a gpool started
-    now runs. Read at every start, since gpool may change while a benchmark runs."""
-    commit = _git(repo, "rev-parse", "--short", "HEAD") or "unknown commit"
+    """gpool/'s tree at HEAD, and how many files under gpool/ differ from it: what a gpool
+    started now runs. Read at every start, since gpool may change while a benchmark runs."""
+    # gpool/'s tree, not the commit: commits that only touch the bench or docs compare equal.
+    tree = _git(repo, "rev-parse", "--short", "HEAD:gpool") or "unknown"
     changed = _git(repo, "status", "--porcelain", "--", "gpool").splitlines()
-    return f"{commit} + {len(changed)} changed files in gpool/" if changed else commit
+    version = f"gpool/ tree {tree}"
+    return f"{version} + {len(changed)} changed files in gpool/" if changed else version
+
+
+def commit(repo: Path) -> str:
+    return _git(repo, "rev-parse", "--short", "HEAD") or "unknown"

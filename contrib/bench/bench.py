@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from about import code_version, cpu_model
+from about import code_version, commit, cpu_model
 from phases import measure_held, measure_leak, measure_pair
 from procs import Service, free_port, nofile_limit, plan_pinning, raise_nofile
 from report import summarise, write_results
@@ -278,7 +278,7 @@ def _meta(bench: Bench, argv: list[str], started: float) -> dict[str, Any]:
         "kernel": platform.release(),
         "versions": f"Python {platform.python_version()}, aiohttp {aiohttp.__version__}, "
         f"gpool {gpool.__version__}",
-        "gpool code": _code_note(bench.gpool_versions),
+        "gpool code": f"{_code_note(bench.gpool_versions)}, commit {commit(REPO)} at the end",
         "pinning": bench.pinning.describe(),
         "measurement": f"{s.warmup} s warm-up then {s.duration} s measured per scenario and "
         f"target, in {s.slices} slices taken in turns (A B B A …); concurrency "
