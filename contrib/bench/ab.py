@@ -184,12 +184,19 @@ def _compare(args: argparse.Namespace, services: list[Service], fake: Service) -
             )
             cpu = {row["target"]: row["cpu_ms_per_req"] for row in rows}
             rps = {row["target"]: row["rps"] for row in rows}
+            ttfb = {row["target"]: row.get("ttfb_p50_ms") for row in rows}
             a, b, floor = cpu["gpool-a"], cpu["gpool-b"], cpu["floor"]
             ratios.append(b / a)
             print(
                 f"{name:13}{conc or 32:>4}{run + 1:>5}{a:10.3f}{b:10.3f}{floor:8.3f}"
                 f"{b / a:7.3f}{a / floor:9.3f}{b / floor:8.3f}"
-                f"{rps['gpool-a']:10.0f}{rps['gpool-b']:9.0f}{rps['floor']:13.0f}",
+                f"{rps['gpool-a']:10.0f}{rps['gpool-b']:9.0f}{rps['floor']:13.0f}"
+                + (
+                    f"   TTFB p50 ms {ttfb['gpool-a']:.2f} / {ttfb['gpool-b']:.2f}"
+                    f" / {ttfb['floor']:.2f}"
+                    if ttfb["floor"] is not None
+                    else ""
+                ),
                 flush=True,
             )
         print(f"{name}@{conc or 32}: median B/A {statistics.median(ratios):.3f}", flush=True)
