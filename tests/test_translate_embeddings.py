@@ -170,3 +170,31 @@ def test_unexpected_shapes_fall_back_to_parsing() -> None:
     odd = b'{"embeddings": [{"values": [1, "x"]}]}'
     with pytest.raises(EmptyAnswer):
         embeddings_bytes_from_gemini([odd], plan, model="m")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"embeddings": [{"values": [1, [2]]}]}',
+        b'{"embeddings": [{"values": [1, {"a": 2}]}]}',
+        b'{"embeddings": [{"values": [1, null]}]}',
+        b'{"embeddings": [{"values": [true]}]}',
+        b'{"embeddings": [{"values": [1], "norm": 2.5}]}',
+        b'{"embeddings": [{"values": [1]}], "extra": [3]}',
+        b'{"embeddings": [{"values": [1, 2]}], "note": "\\"values\\": [9]"}',
+    ],
+)
+def test_the_byte_path_gives_what_parsing_gives_for_odd_shapes(raw: bytes) -> None:
+    """Each odd answer takes the parsing path: the same answer, or the same refusal."""
+    from gpool.translate import embeddings_bytes_from_gemini
+
+    _, plan = embeddings_request_to_gemini({"input": ["a"]}, upstream_model="m")
+    try:
+        expected: Any = embeddings_response_from_gemini([json.loads(raw)], plan, model="m")
+    except EmptyAnswer as exc:
+        expected = exc.message
+    try:
+        got: Any = json.loads(embeddings_bytes_from_gemini([raw], plan, model="m"))
+    except EmptyAnswer as exc:
+        got = exc.message
+    assert got == expected

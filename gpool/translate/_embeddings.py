@@ -114,24 +114,34 @@ def embeddings_response_from_gemini(batches: list[Any], plan: EmbedPlan, *, mode
 
 
 _NUMERIC = b"0123456789.eE+-,: \n\r\t[]"
+# In valid JSON, anything but a number inside an array starts with one of these.
+_NOT_A_NUMBER = (b'"', b"{", b"[", b"t", b"f", b"n")
 
 
 def _raw_vectors(body: bytes) -> list[memoryview] | None:
     """Views of each ``"values": [...]`` array's text, if the body is nothing but those.
 
-    One ``translate`` pass checks the whole body at memory speed: with every number,
-    bracket and separator deleted, what is left must be the bare skeleton of Gemini's
+    Inside each array, a byte search per character that could start a string, object,
+    array, true, false or null finds anything that is not a number (a memchr each: a
+    4 MB answer is checked in about a millisecond). Outside them, what is left once
+    numbers, brackets and separators are deleted must be the bare skeleton of Gemini's
     answer. Anything else (a field we do not know, a string) takes the parsing path.
     """
-    count = body.count(b'"values"')
-    skeleton = (b'{"embeddings"' + b'{"values"}' * count + b"}").translate(None, _NUMERIC)
-    if body.translate(None, _NUMERIC) != skeleton:
+    view, vectors, outside, pos = memoryview(body), [], [], 0
+    while (key := body.find(b'"values"', pos)) >= 0:
+        start = body.find(b"[", key)
+        end = body.find(b"]", start) + 1
+        if start < 0 or end == 0:
+            return None
+        if any(body.find(c, start + 1, end - 1) >= 0 for c in _NOT_A_NUMBER):
+            return None
+        outside.append(body[pos:start])
+        vectors.append(view[start:end])
+        pos = end
+    outside.append(body[pos:])
+    skeleton = (b'{"embeddings"' + b'{"values"}' * len(vectors) + b"}").translate(None, _NUMERIC)
+    if b"".join(outside).translate(None, _NUMERIC) != skeleton:
         return None
-    view, vectors, pos = memoryview(body), [], 0
-    for _ in range(count):
-        start = body.find(b"[", body.find(b'"values"', pos))
-        pos = body.find(b"]", start) + 1
-        vectors.append(view[start:pos])
     return vectors
 
 
