@@ -72,6 +72,12 @@ class ChatStreamTranslator:
             return True
         return bool(self._choices) and all(c.finished for c in self._choices.values())
 
+    def _choice(self, index: int) -> _Choice:
+        choice = self._choices.get(index)
+        if choice is None:  # (setdefault would build a _Choice on every call)
+            choice = self._choices[index] = _Choice()
+        return choice
+
     def _chunk(
         self,
         index: int,
@@ -79,7 +85,7 @@ class ChatStreamTranslator:
         finish: str | None = None,
         probs: JSON | None = None,
     ) -> JSON:
-        choice = self._choices.setdefault(index, _Choice())
+        choice = self._choice(index)
         if not choice.role_sent:
             delta = {"role": "assistant", **delta}
             choice.role_sent = True
@@ -99,7 +105,7 @@ class ChatStreamTranslator:
     def _candidate(self, candidate: Any, position: int) -> list[JSON]:
         index = pick(candidate, "index")
         index = index if is_int(index) else position
-        choice = self._choices.setdefault(index, _Choice())
+        choice = self._choice(index)
         if choice.finished:
             return []
         parts = read_parts(candidate, self._id_factory)
