@@ -1,9 +1,10 @@
 """JSON on the request path: orjson when installed (``gpool[speed]``), else the standard
 library, with the same answers either way.
 
-- ``loads`` accepts what ``json.loads`` accepts, except ``NaN`` and ``Infinity``, which
-  are not JSON: a request carrying them is refused rather than forwarded as ``null`` by
-  one build and as ``NaN`` by the other. Where orjson's reading differs from the
+- ``loads`` accepts what ``json.loads`` accepts (a UTF-8 BOM, UTF-16 and UTF-32 too),
+  except ``NaN``, ``Infinity`` and numbers too large for a float, which no two JSON
+  libraries treat alike: a request carrying them is refused rather than forwarded as
+  ``null`` by one build and as ``Infinity`` by the other. Where orjson's reading differs from the
   standard library's (integers beyond 64 bits, which it reads as floats; lone surrogate
   escapes, which it refuses), the standard library reads the input.
 - ``dumps`` is compact UTF-8. A string that cannot be UTF-8 (a lone surrogate a client
@@ -15,6 +16,7 @@ Call these as ``jsonio.loads``: a test may switch the implementation in place.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any, cast
@@ -23,7 +25,7 @@ from gpool import speedups
 
 __all__ = ["FAST", "dumps", "loads", "use_stdlib"]
 
-_DECODER = json.JSONDecoder(parse_constant=lambda name: _refuse(name))
+
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 _ASCII_ENCODER = json.JSONEncoder(separators=(",", ":"))
 
@@ -45,10 +47,22 @@ def _refuse(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (math.inf, -math.inf):
+        raise ValueError(f"{text} is too large for a JSON number")
+    return value
+
+
 def _std_loads(data: bytes | str) -> Any:
-    """``json.loads`` without its encoding sniffing: JSON on the wire is UTF-8."""
-    text = data.decode() if isinstance(data, bytes | bytearray | memoryview) else data
-    return _DECODER.decode(text)
+    """``json.loads``, refusing what no JSON parser agrees on: NaN, Infinity, 1e400."""
+    if not isinstance(data, str):
+        raw = bytes(data)
+        data = raw.decode(json.detect_encoding(raw), "surrogatepass")  # as json.loads does
+    return _DECODER.decode(data)
+
+
+_DECODER = json.JSONDecoder(parse_constant=_refuse, parse_float=_finite)
 
 
 def _std_dumps(value: Any) -> bytes:

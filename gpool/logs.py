@@ -42,10 +42,11 @@ class LineFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
 
     def second(self, created: float) -> str:
-        second = int(created)
-        if second != self._cached[0]:
-            self._cached = (second, time.strftime(self.time_format, self.converter(second)))
-        return self._cached[1]
+        second, cached = int(created), self._cached  # one read: other threads log too
+        if second != cached[0]:
+            cached = (second, time.strftime(self.time_format, self.converter(second)))
+            self._cached = cached
+        return cached[1]
 
     time_format = "%Y-%m-%d %H:%M:%S"
 

@@ -32,6 +32,11 @@ async def _start(
     return runner, f"http://{shown}:{bound_port}"
 
 
+def _flush_logs() -> None:
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+
+
 def _engines() -> str:
     """Which event loop and JSON library serve requests (gpool[speed] or the stdlib)."""
     loop = type(asyncio.get_running_loop()).__module__.partition(".")[0]
@@ -66,6 +71,7 @@ async def serve(
     gc.collect()  # start-up's garbage is not frozen in
     gc.freeze()
     who = "" if worker is None else f" (worker {worker[0] + 1} of {worker[1]})"
+    _flush_logs()  # start-up's log lines come before the line that says gpool is serving
     print(
         f"gpool {__version__}: serving {len(config.keys)} keys on {url}{who}; {_engines()}",
         file=sys.stderr,
@@ -77,8 +83,7 @@ async def serve(
     finally:
         await runner.cleanup()
         # A worker process ends without running atexit hooks: flush the log here.
-        for handler in logging.getLogger().handlers:
-            handler.flush()
+        _flush_logs()
 
 
 async def serve_demo(host: str | None, port: int | None) -> int:

@@ -159,11 +159,11 @@ class OpenAIChatStream:
         for data in events:
             try:
                 event = jsonio.loads(data)
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise StreamIncomplete("the upstream sent an event that is not JSON") from None
             try:
                 chunks = self._translator.feed(event)
-            except UpstreamStreamError as exc:
+            except (UpstreamStreamError, EmptyAnswer) as exc:
                 raise StreamIncomplete(exc.message) from None
             if chunks:
                 yield b"".join([sse_event(c) for c in chunks])

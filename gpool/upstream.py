@@ -196,14 +196,14 @@ class UpstreamCall:
             if resp.status < 400:
                 return UpstreamResponse(resp.status, resp.reason, resp.headers, resp)
             error_body = await resp.content.read(_MAX_ERROR_BODY)
+            verdict = classify(resp.status, error_body, now=time.time())
+            content_type = resp.headers.get("Content-Type", "application/json")
         except UPSTREAM_ERRORS as exc:
             await self._close()
             raise as_failure(exc, self._key) from exc
-        except BaseException:
+        except BaseException:  # the answer is released whatever went wrong reading it
             await self._close()
             raise
-        verdict = classify(resp.status, error_body, now=time.time())
-        content_type = resp.headers.get("Content-Type", "application/json")
         if verdict.retry:
             await self._close()
             raise UpstreamHTTPError(resp.status, error_body, content_type, verdict)

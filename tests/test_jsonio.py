@@ -54,3 +54,14 @@ def test_dumps_writes_what_utf8_cannot_hold_escaped() -> None:
 
 def test_both_implementations_are_exercised(json_backend: str) -> None:
     assert jsonio.FAST is (json_backend == "orjson")
+
+
+@pytest.mark.parametrize("text", ["1e400", '{"temperature": -1e999}'])
+def test_loads_refuses_numbers_no_float_holds(text: str) -> None:
+    with pytest.raises(ValueError, match="too large for a JSON number"):
+        jsonio.loads(text.encode())
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-32"])
+def test_loads_reads_the_encodings_json_loads_reads(encoding: str) -> None:
+    assert jsonio.loads('{"text": "café"}'.encode(encoding)) == {"text": "café"}

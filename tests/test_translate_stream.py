@@ -355,3 +355,16 @@ def test_against_the_fake_upstreams_events(
     if plan.include_thoughts:
         assert "reasoning_content" in deltas(chunks)[0][0]
     assert chunks[-1]["usage"]["total_tokens"] == events[-1]["usageMetadata"]["totalTokenCount"]
+
+
+@pytest.mark.parametrize(
+    "event",
+    [b"data: [1]\r\n\r\n", b"data: " + b"[" * 100_000 + b"\r\n\r\n", b"data: {oops\r\n\r\n"],
+)
+def test_an_event_that_is_no_object_ends_the_stream_as_incomplete(event: bytes) -> None:
+    """The relay then sends the error event: the stream never just stops."""
+    from gpool.streams import OpenAIChatStream, StreamIncomplete
+
+    stream = OpenAIChatStream(translator())
+    with pytest.raises(StreamIncomplete):
+        list(stream.feed(event))

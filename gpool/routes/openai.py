@@ -45,6 +45,7 @@ from gpool.upstream import UpstreamResponse
 __all__ = ["ROUTES"]
 
 _JSON = {"Content-Type": "application/json"}
+_JSON_TYPE = "application/json"
 _SSE = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
 _CLIENT_ERROR = Verdict(Effect.NONE, retry=False, reason="client error")
 
@@ -124,7 +125,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     except EmptyAnswer as exc:
         raise _empty(exc) from None
     request[TOKENS] = completion["usage"]["total_tokens"]
-    return web.Response(body=jsonio.dumps(completion), content_type="application/json")
+    return web.Response(body=jsonio.dumps(completion), content_type=_JSON_TYPE, charset="utf-8")
 
 
 async def embeddings(request: web.Request) -> web.Response:
@@ -149,7 +150,7 @@ async def embeddings(request: web.Request) -> web.Response:
         body = embeddings_bytes_from_gemini(answers, plan, model=request[MODEL])
     except EmptyAnswer as exc:
         raise _empty(exc) from None
-    return web.Response(body=body, content_type="application/json")
+    return web.Response(body=body, content_type=_JSON_TYPE, charset="utf-8")
 
 
 async def models(request: web.Request) -> web.Response:
