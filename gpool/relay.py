@@ -80,7 +80,6 @@ async def relay(
 
     failure: UpstreamFailure | None = None
     content = answer.raw.content
-    first = True  # no body byte sent yet
     while True:
         try:
             chunk = await content.readany()
@@ -89,20 +88,13 @@ async def relay(
             break
         if not chunk:
             break
-        try:
-            pieces = iter((chunk,) if transform is None else transform.feed(chunk))
-            if first:
-                # Several events may come at once: the first goes out before the others are
-                # translated, since the time to the first byte is what a streaming client feels.
-                head = next((piece for piece in pieces if piece), b"")
-                if head and not await _write(response, head):
-                    return response
-                first = not head
-            data = b"".join(pieces)
-        except StreamIncomplete as exc:
-            failure = UpstreamFailure(exc.message, transient("upstream stream error"))
-            break
-        if data and not await _write(response, data):
+        if transform is not None:
+            try:
+                chunk = transform.feed(chunk)
+            except StreamIncomplete as exc:
+                failure = UpstreamFailure(exc.message, transient("upstream stream error"))
+                break
+        if chunk and not await _write(response, chunk):
             return response
     tail = b""
     if failure is None and transform is not None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
 from typing import Protocol
 
 from gpool import jsonio
@@ -41,11 +40,8 @@ class StreamTransform(Protocol):
     def tokens(self) -> int | None:
         """The answer's total token count once known, for tokens-per-minute limits."""
 
-    def feed(self, chunk: bytes) -> Iterable[bytes]:
-        """What to send the client for one upstream chunk, piece by piece (maybe none).
-
-        Pieces may be produced lazily: the relay sends the first before asking for more.
-        """
+    def feed(self, chunk: bytes) -> bytes:
+        """Bytes to send the client for one upstream chunk (may be empty)."""
 
     def finish(self) -> bytes:
         """Bytes that close a complete answer; raises ``StreamIncomplete`` if it was cut."""
@@ -70,12 +66,12 @@ class TokenTap:
         self.tokens: int | None = None
         self._last = b""
 
-    def feed(self, chunk: bytes) -> list[bytes]:
+    def feed(self, chunk: bytes) -> bytes:
         # The count sits near the end; a window over the chunk seam catches a split one.
         for match in _TOTAL.finditer(self._last[-32:] + chunk):
             self.tokens = int(match.group(1))
         self._last = chunk
-        return [chunk]
+        return chunk
 
     def finish(self) -> bytes:
         return b""
@@ -96,7 +92,7 @@ class GeminiStream:
         self._tap = TokenTap() if count_tokens else None
         self.tokens: int | None = None
 
-    def feed(self, chunk: bytes) -> list[bytes]:
+    def feed(self, chunk: bytes) -> bytes:
         if not self._finished:
             window = self._last[-16:] + chunk
             self._finished = any(marker in window for marker in _ENDINGS)
@@ -104,7 +100,7 @@ class GeminiStream:
             self._tap.feed(chunk)
             self.tokens = self._tap.tokens
         self._last = chunk
-        return [chunk]
+        return chunk
 
     def finish(self) -> bytes:
         if not self._finished:
@@ -139,23 +135,23 @@ class OpenAIChatStream:
     def tokens(self) -> int | None:
         return self._translator.total_tokens
 
-    def feed(self, chunk: bytes) -> Iterator[bytes]:
+    def feed(self, chunk: bytes) -> bytes:
         return self._translate(self._decoder.decode(chunk))
 
     def finish(self) -> bytes:
-        out = list(self._translate(self._decoder.flush()))
+        out = self._translate(self._decoder.flush())
         try:
             chunks = self._translator.finish()
         except EmptyAnswer as exc:
             raise StreamIncomplete(exc.message) from None
-        return b"".join([*out, *(sse_event(c) for c in chunks), sse_event("[DONE]")])
+        return out + b"".join(sse_event(c) for c in chunks) + sse_event("[DONE]")
 
     def error_frame(self, message: str) -> bytes:
         error = {"message": message, "type": "api_error", "param": None, "code": "upstream_error"}
         return sse_event({"error": error})
 
-    def _translate(self, events: list[bytes]) -> Iterator[bytes]:
-        """The output of each event, translated when asked for."""
+    def _translate(self, events: list[bytes]) -> bytes:
+        out: list[bytes] = []
         for data in events:
             try:
                 event = jsonio.loads(data)
@@ -165,5 +161,5 @@ class OpenAIChatStream:
                 chunks = self._translator.feed(event)
             except (UpstreamStreamError, EmptyAnswer) as exc:
                 raise StreamIncomplete(exc.message) from None
-            if chunks:
-                yield b"".join([sse_event(c) for c in chunks])
+            out.extend(sse_event(c) for c in chunks)
+        return b"".join(out)
